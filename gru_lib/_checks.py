@@ -1,0 +1,68 @@
+"""Validation at the public boundary: clear errors before any matmul."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+def check_input(x: object, input_size: int, *, batched_dims: int, what: str = "input") -> bool:
+    """Check a sequence or step input; return whether it is batched.
+
+    ``batched_dims`` is the rank of a batched input (3 for sequences, 2 for one step);
+    an unbatched input has one dimension fewer.
+    """
+    if isinstance(x, torch.nn.utils.rnn.PackedSequence):
+        raise TypeError(
+            "PackedSequence input is not supported; pad the batch (e.g. with "
+            "torch.nn.utils.rnn.pad_sequence) and pass a tensor"
+        )
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{what} must have a floating dtype (float16/bfloat16/float32/float64), got {x.dtype}")
+    if x.dim() not in (batched_dims, batched_dims - 1):
+        raise ValueError(
+            f"{what} must be {batched_dims}-D (batched) or {batched_dims - 1}-D (unbatched), "
+            f"got {x.dim()}-D with shape {tuple(x.shape)}"
+        )
+    if x.shape[-1] != input_size:
+        raise ValueError(
+            f"{what} has {x.shape[-1]} features in its last dimension, expected input_size={input_size} "
+            f"(got shape {tuple(x.shape)})"
+        )
+    return x.dim() == batched_dims
+
+
+def check_hidden(h: object, expected: tuple[int, ...], like: Tensor, what: str = "hx") -> Tensor:
+    """Check an initial state's type and shape against ``expected``; match dtype/device errors."""
+    if not isinstance(h, Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor or None, got {type(h).__name__}")
+    if tuple(h.shape) != tuple(expected):
+        raise ValueError(f"{what} must have shape {tuple(expected)}, got {tuple(h.shape)}")
+    if h.dtype != like.dtype:
+        raise TypeError(f"{what} has dtype {h.dtype} but the input has dtype {like.dtype}")
+    if h.device != like.device:
+        raise ValueError(f"{what} is on {h.device} but the input is on {like.device}")
+    return h
+
+
+def check_params_match(x: Tensor, weight: Tensor) -> None:
+    if x.dtype != weight.dtype:
+        raise TypeError(
+            f"input has dtype {x.dtype} but the module's parameters are {weight.dtype}; "
+            f"convert one of them (e.g. module.to({x.dtype}))"
+        )
+    if x.device != weight.device:
+        raise ValueError(
+            f"input is on {x.device} but the module's parameters are on {weight.device}; "
+            f"move one of them (e.g. module.to({str(x.device)!r}))"
+        )

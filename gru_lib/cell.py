@@ -1,0 +1,162 @@
+"""``GRUCell``: one step of any GRU variant, shaped like ``torch.nn.GRUCell``."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_hidden, check_input, check_params_match, check_positive_int
+from .functional import GRUSpec, fold_biases, gru_step, input_projection, parameter_shapes
+from .init import init_parameters_
+from .variants import Variant
+
+__all__ = ["GRUCell", "register_gru_parameters"]
+
+
+def register_gru_parameters(
+    module: nn.Module,
+    spec: GRUSpec,
+    input_size: int,
+    hidden_size: int,
+    bias: bool,
+    suffix: str = "",
+    factory_kwargs: Optional[dict] = None,
+) -> None:
+    """Create one layer's parameters on ``module`` as ``weight_ih{suffix}`` etc.
+
+    GRU3 without bias has gates with no driving signal at all, which is refused.
+    """
+    if not spec.variant.input and not spec.variant.hidden and not bias:
+        raise ValueError(
+            f"variant {spec.variant.name!r} drives its gates with the bias alone; "
+            "bias=False would fix both gates at σ(0) = 0.5. Use bias=True."
+        )
+    for name, shape in parameter_shapes(spec, input_size, hidden_size, bias).items():
+        module.register_parameter(name + suffix, nn.Parameter(torch.empty(shape, **(factory_kwargs or {}))))
+
+
+class GRUCell(nn.Module):
+    r"""One step of a gated recurrent unit, for every variant of Dey & Salem (2017).
+
+    With :math:`n` = ``hidden_size`` and :math:`m` = ``input_size`` (paper notation,
+    column vectors; code works on row-vector batches)::
+
+        z_t  = σ(W_z x_t + U_z h_{t-1} + b_z)          (10) — terms kept per variant
+        r_t  = σ(W_r x_t + U_r h_{t-1} + b_r)          (11)
+        h̃_t = g(W_h x_t + U_h (r_t ⊙ h_{t-1}) + b_h)   (9)  reset_after=False
+        h̃_t = g(W_h x_t + b_h + r_t ⊙ (U_h h_{t-1} + b'_h))  reset_after=True
+        h_t  = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t         (8)  update_rule="paper"
+        h_t  = z_t ⊙ h_{t-1} + (1 - z_t) ⊙ h̃_t         update_rule="cho"
+
+    The gates keep the input term only for ``gru0``, the state term for ``gru0-2``
+    and the bias for ``gru0``, ``gru1``, ``gru3`` (eqs 12–17).
+
+    Parameters
+    ----------
+    input_size, hidden_size:
+        ``m`` and ``n``.
+    bias:
+        Whether to use biases at all (``False`` removes every bias, the candidate's too).
+    variant:
+        ``"gru0"`` (the standard GRU), ``"gru1"``, ``"gru2"`` or ``"gru3"``.
+    activation:
+        The candidate's ``g``: ``"tanh"`` (default) or ``"relu"``.
+    reset_after:
+        Where the reset gate acts, see above. Default ``False`` as in the paper.
+    update_rule:
+        ``"paper"`` (default) or ``"cho"``; the two are the same family of models
+        (see :func:`gru_lib.convert.flip_update_rule`).
+    init:
+        ``"torch"`` (default: U(-1/√n, 1/√n)) or ``"keras"`` (Glorot, orthogonal, zero bias).
+
+    Attributes
+    ----------
+    weight_ih, weight_hh, bias_ih, bias_hh:
+        Row blocks ``r, z, h`` as in ``torch.nn.GRUCell`` when the gates use that
+        signal, otherwise only the candidate's block; see :mod:`gru_lib.functional`.
+
+    Examples
+    --------
+    >>> cell = GRUCell(3, 5, variant="gru2")
+    >>> h, gates = cell(torch.randn(4, 3), return_gates=True)
+    >>> h.shape, sorted(gates)
+    (torch.Size([4, 5]), ['h_tilde', 'r', 'z'])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        variant: Union[str, Variant] = "gru0",
+        activation: str = "tanh",
+        reset_after: bool = False,
+        update_rule: str = "paper",
+        init: str = "torch",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.bias = bool(bias)
+        self.spec = GRUSpec.make(variant, activation, reset_after, update_rule)
+        register_gru_parameters(
+            self, self.spec, input_size, hidden_size, self.bias, factory_kwargs={"device": device, "dtype": dtype}
+        )
+        self.reset_parameters(init)
+
+    variant = property(lambda self: self.spec.variant.name, doc="The variant's name.")
+    activation = property(lambda self: self.spec.activation, doc="The candidate nonlinearity.")
+    reset_after = property(lambda self: self.spec.reset_after, doc="Reset placement.")
+    update_rule = property(lambda self: self.spec.update_rule, doc="Update rule convention.")
+
+    def reset_parameters(self, init: str = "torch") -> None:
+        """Re-initialise all parameters with scheme ``init`` (``"torch"`` or ``"keras"``)."""
+        init_parameters_(self, self.hidden_size, init)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}, variant={self.variant!r}, activation={self.activation!r}"
+        s += f", reset_after={self.reset_after}, update_rule={self.update_rule!r}"
+        return s + ("" if self.bias else ", bias=False")
+
+    def forward(
+        self, input: Tensor, hx: Optional[Tensor] = None, return_gates: bool = False
+    ) -> Union[Tensor, tuple[Tensor, dict[str, Tensor]]]:
+        """Advance one step.
+
+        Parameters
+        ----------
+        input:
+            ``(batch, input_size)`` or unbatched ``(input_size,)``.
+        hx:
+            ``(batch, hidden_size)`` or ``(hidden_size,)``; zeros when ``None``.
+        return_gates:
+            Also return ``{"z": z_t, "r": r_t, "h_tilde": h̃_t}``, each shaped like ``h_t``.
+
+        Returns
+        -------
+        h_t, or ``(h_t, gates)`` when ``return_gates``.
+        """
+        batched = check_input(input, self.input_size, batched_dims=2)
+        check_params_match(input, self.weight_ih)
+        x = input if batched else input.unsqueeze(0)
+        shape = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
+        if hx is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        else:
+            h = check_hidden(hx, shape, input)
+            h = h if batched else h.unsqueeze(0)
+        bias_x, bias_rec, gate_const = fold_biases(
+            getattr(self, "bias_ih", None), getattr(self, "bias_hh", None), self.spec, self.hidden_size
+        )
+        xp = input_projection(x, self.weight_ih, bias_x)
+        h_new, z, r, h_tilde, _ = gru_step(xp, h, self.weight_hh, bias_rec, gate_const, self.spec)
+        if not batched:
+            h_new, z, r, h_tilde = (a.squeeze(0) for a in (h_new, z, r, h_tilde))
+        if return_gates:
+            return h_new, {"z": z, "r": r, "h_tilde": h_tilde}
+        return h_new
