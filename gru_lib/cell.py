@@ -12,29 +12,16 @@ from .functional import GRUSpec, fold_biases, gru_step, input_projection, parame
 from .init import init_parameters_
 from .variants import Variant
 
-__all__ = ["GRUCell", "register_gru_parameters"]
+__all__ = ["GRUCell", "check_gate_signals"]
 
 
-def register_gru_parameters(
-    module: nn.Module,
-    spec: GRUSpec,
-    input_size: int,
-    hidden_size: int,
-    bias: bool,
-    suffix: str = "",
-    factory_kwargs: Optional[dict] = None,
-) -> None:
-    """Create one layer's parameters on ``module`` as ``weight_ih{suffix}`` etc.
-
-    GRU3 without bias has gates with no driving signal at all, which is refused.
-    """
+def check_gate_signals(spec: GRUSpec, bias: bool) -> None:
+    """Refuse GRU3 without bias: its gates would have no driving signal at all."""
     if not spec.variant.input and not spec.variant.hidden and not bias:
         raise ValueError(
             f"variant {spec.variant.name!r} drives its gates with the bias alone; "
             "bias=False would fix both gates at σ(0) = 0.5. Use bias=True."
         )
-    for name, shape in parameter_shapes(spec, input_size, hidden_size, bias).items():
-        module.register_parameter(name + suffix, nn.Parameter(torch.empty(shape, **(factory_kwargs or {}))))
 
 
 class GRUCell(nn.Module):
@@ -104,9 +91,9 @@ class GRUCell(nn.Module):
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.bias = bool(bias)
         self.spec = GRUSpec.make(variant, activation, reset_after, update_rule)
-        register_gru_parameters(
-            self, self.spec, input_size, hidden_size, self.bias, factory_kwargs={"device": device, "dtype": dtype}
-        )
+        check_gate_signals(self.spec, self.bias)
+        for name, shape in parameter_shapes(self.spec, input_size, hidden_size, self.bias).items():
+            self.register_parameter(name, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
         self.reset_parameters(init)
 
     variant = property(lambda self: self.spec.variant.name, doc="The variant's name.")

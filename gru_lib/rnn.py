@@ -9,17 +9,152 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ._checks import check_hidden, check_input, check_params_match, check_positive_int
-from .cell import GRUCell, register_gru_parameters
-from .functional import GRUSpec, gru_sequence, gru_sequence_autograd
+from .cell import GRUCell, check_gate_signals
+from .functional import GRUSpec, gru_sequence, gru_sequence_autograd, parameter_shapes
 from .init import init_parameters_
 from .variants import Variant
 
-__all__ = ["GRU"]
+__all__ = ["GRU", "RecurrentStack"]
 
 IMPLEMENTATIONS = ("fused", "autograd")
 
 
-class GRU(nn.Module):
+class RecurrentStack(nn.Module):
+    """What every recurrent module here shares with ``torch.nn.RNNBase``.
+
+    Subclasses say what one layer's parameters are (:meth:`layer_shapes`) and how
+    one layer runs over a time-major sequence in one direction (:meth:`run_layer`);
+    this class does the stacking, the directions, inter-layer dropout, layouts,
+    state handling and validation. ``state_size`` is 1 for a state ``h`` and 2 for
+    LSTM's ``(h, c)``.
+    """
+
+    state_size = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        init: str = "torch",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        factory = {"device": device, "dtype": dtype}
+        for layer in range(self.num_layers):
+            layer_in = input_size if layer == 0 else hidden_size * self.num_directions
+            for d in range(self.num_directions):
+                suffix = self._suffix(layer, d)
+                for name, shape in self.layer_shapes(layer_in).items():
+                    self.register_parameter(name + suffix, nn.Parameter(torch.empty(shape, **factory)))
+        self.reset_parameters(init)
+
+    # -- what subclasses provide -------------------------------------------------
+    def layer_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
+        """Parameter shapes of one layer and direction taking ``input_size`` features."""
+        raise NotImplementedError
+
+    def run_layer(
+        self, x: Tensor, state: tuple[Tensor, ...], params: dict[str, Tensor]
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Run one layer over ``x`` of shape ``(T, B, m)``; return ``(output, final state)``."""
+        raise NotImplementedError
+
+    # -- shared machinery --------------------------------------------------------
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @staticmethod
+    def _suffix(layer: int, direction: int) -> str:
+        return f"_l{layer}" + ("_reverse" if direction else "")
+
+    def reset_parameters(self, init: str = "torch") -> None:
+        """Re-initialise all parameters with scheme ``init`` (``"torch"`` or ``"keras"``)."""
+        init_parameters_(self, self.hidden_size, init)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+    def layer_parameters(self, layer: int = 0, direction: int = 0) -> dict[str, Tensor]:
+        """The parameters of one layer and direction, keyed ``weight_ih``, ``weight_hh``, …"""
+        if not 0 <= layer < self.num_layers:
+            raise ValueError(f"layer must be in [0, {self.num_layers}), got {layer}")
+        if direction not in range(self.num_directions):
+            raise ValueError(f"direction must be in {list(range(self.num_directions))}, got {direction}")
+        suffix = self._suffix(layer, direction)
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return {k: getattr(self, k + suffix) for k in names if hasattr(self, k + suffix)}
+
+    def _initial_state(self, hx, x: Tensor, input: Tensor, batched: bool) -> tuple[Tensor, ...]:
+        D, L, B, n = self.num_directions, self.num_layers, x.shape[1], self.hidden_size
+        if hx is None:
+            return tuple(x.new_zeros(D * L, B, n) for _ in range(self.state_size))
+        if self.state_size == 1:
+            hx = (hx,)
+        elif not (isinstance(hx, (tuple, list)) and len(hx) == self.state_size):
+            raise TypeError(f"hx must be a tuple (h_0, c_0) or None, got {type(hx).__name__}")
+        shape = (D * L, B, n) if batched else (D * L, n)
+        names = ("hx",) if self.state_size == 1 else ("h_0", "c_0")
+        states = tuple(check_hidden(h, shape, input, name) for h, name in zip(hx, names))
+        return states if batched else tuple(h.unsqueeze(1) for h in states)
+
+    def forward(self, input: Tensor, hx=None):
+        """Run the stack over a sequence; see the class docstring for shapes."""
+        batched = check_input(input, self.input_size, batched_dims=3)
+        check_params_match(input, self.weight_ih_l0)
+        x = input if batched else input.unsqueeze(1)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        x = x.contiguous()
+        h0 = self._initial_state(hx, x, input, batched)
+        D = self.num_directions
+        finals = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                k = layer * D + d
+                xd = x if d == 0 else x.flip(0)
+                out, last = self.run_layer(xd, tuple(h[k] for h in h0), self.layer_parameters(layer, d))
+                outs.append(out if d == 0 else out.flip(0))
+                finals.append(last)
+            x = outs[0] if D == 1 else torch.cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        h_n = tuple(torch.stack([f[i] for f in finals], 0) for i in range(self.state_size))
+        if not batched:
+            x, h_n = x.squeeze(1), tuple(h.squeeze(1) for h in h_n)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        return x, (h_n[0] if self.state_size == 1 else h_n)
+
+
+class GRU(RecurrentStack):
     r"""A stack of GRU layers of any variant, with the interface of ``torch.nn.GRU``.
 
     Each layer applies the recurrence of :class:`gru_lib.GRUCell` (Dey & Salem 2017,
@@ -80,66 +215,33 @@ class GRU(nn.Module):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__()
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.num_layers = check_positive_int("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
         if implementation not in IMPLEMENTATIONS:
             raise ValueError(f"unknown implementation {implementation!r}; expected one of {list(IMPLEMENTATIONS)}")
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.dropout = float(dropout)
-        self.bidirectional = bool(bidirectional)
+        spec = GRUSpec.make(variant, activation, reset_after, update_rule)
+        check_gate_signals(spec, bias)
+        self.spec = spec  # read by layer_shapes() during the base initialiser
         self.implementation = implementation
-        self.spec = GRUSpec.make(variant, activation, reset_after, update_rule)
-        factory = {"device": device, "dtype": dtype}
-        D = 2 if self.bidirectional else 1
-        for layer in range(self.num_layers):
-            layer_in = input_size if layer == 0 else hidden_size * D
-            for d in range(D):
-                suffix = f"_l{layer}" + ("_reverse" if d else "")
-                register_gru_parameters(self, self.spec, layer_in, hidden_size, self.bias, suffix, factory)
-        self.reset_parameters(init)
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, init, device, dtype
+        )
 
     variant = property(lambda self: self.spec.variant.name, doc="The variant's name.")
     activation = property(lambda self: self.spec.activation, doc="The candidate nonlinearity.")
     reset_after = property(lambda self: self.spec.reset_after, doc="Reset placement.")
     update_rule = property(lambda self: self.spec.update_rule, doc="Update rule convention.")
 
-    @property
-    def num_directions(self) -> int:
-        return 2 if self.bidirectional else 1
+    def layer_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
+        return parameter_shapes(self.spec, input_size, self.hidden_size, self.bias)
 
-    def reset_parameters(self, init: str = "torch") -> None:
-        """Re-initialise all parameters with scheme ``init`` (``"torch"`` or ``"keras"``)."""
-        init_parameters_(self, self.hidden_size, init)
+    def run_layer(self, x, state, params):
+        run = gru_sequence if self.implementation == "fused" else gru_sequence_autograd
+        out, h = run(x, state[0], params["weight_ih"], params["weight_hh"], params.get("bias_ih"),
+                     params.get("bias_hh"), self.spec)
+        return out, (h,)
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
-        s += f", variant={self.variant!r}, activation={self.activation!r}"
+        s = super().extra_repr() + f", variant={self.variant!r}, activation={self.activation!r}"
         return s + f", reset_after={self.reset_after}, update_rule={self.update_rule!r}"
-
-    def layer_parameters(self, layer: int = 0, direction: int = 0) -> dict[str, Tensor]:
-        """The parameters of one layer and direction, keyed ``weight_ih``, ``weight_hh``, …"""
-        if not 0 <= layer < self.num_layers:
-            raise ValueError(f"layer must be in [0, {self.num_layers}), got {layer}")
-        if direction not in range(self.num_directions):
-            raise ValueError(f"direction must be in {list(range(self.num_directions))}, got {direction}")
-        suffix = f"_l{layer}" + ("_reverse" if direction else "")
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        return {k: getattr(self, k + suffix) for k in names if hasattr(self, k + suffix)}
 
     def cell(self, layer: int = 0, direction: int = 0) -> GRUCell:
         """A :class:`GRUCell` that shares (not copies) the parameters of one layer and direction.
@@ -148,53 +250,14 @@ class GRU(nn.Module):
         ``return_gates=True``.
         """
         params = self.layer_parameters(layer, direction)
-        in_size = params["weight_ih"].shape[1]
+        w = params["weight_ih"]
         cell = GRUCell(
-            in_size, self.hidden_size, self.bias, variant=self.spec.variant, activation=self.activation,
-            reset_after=self.reset_after, update_rule=self.update_rule,
-            device=params["weight_ih"].device, dtype=params["weight_ih"].dtype,
+            w.shape[1], self.hidden_size, self.bias, variant=self.spec.variant, activation=self.activation,
+            reset_after=self.reset_after, update_rule=self.update_rule, device=w.device, dtype=w.dtype,
         )
         for name, p in params.items():
             setattr(cell, name, p)
         return cell
-
-    def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        """Run the stack over a sequence; see the class docstring for shapes."""
-        batched = check_input(input, self.input_size, batched_dims=3)
-        check_params_match(input, self.weight_ih_l0)
-        x = input if batched else input.unsqueeze(1)
-        if batched and self.batch_first:
-            x = x.transpose(0, 1)
-        B = x.shape[1]
-        D, L, n = self.num_directions, self.num_layers, self.hidden_size
-        if hx is None:
-            h0 = x.new_zeros(D * L, B, n)
-        else:
-            h0 = check_hidden(hx, (D * L, B, n) if batched else (D * L, n), input)
-            h0 = h0 if batched else h0.unsqueeze(1)
-
-        run = gru_sequence if self.implementation == "fused" else gru_sequence_autograd
-        x = x.contiguous()
-        finals = []
-        for layer in range(L):
-            outs = []
-            for d in range(D):
-                p = self.layer_parameters(layer, d)
-                xd = x if d == 0 else x.flip(0)
-                out, h_last = run(
-                    xd, h0[layer * D + d], p["weight_ih"], p["weight_hh"], p.get("bias_ih"), p.get("bias_hh"), self.spec
-                )
-                outs.append(out if d == 0 else out.flip(0))
-                finals.append(h_last)
-            x = outs[0] if D == 1 else torch.cat(outs, -1)
-            if self.dropout and self.training and layer < L - 1:
-                x = F.dropout(x, self.dropout, training=True)
-        h_n = torch.stack(finals, 0)
-        if not batched:
-            return x.squeeze(1), h_n.squeeze(1)
-        if self.batch_first:
-            x = x.transpose(0, 1)
-        return x, h_n
 
     @classmethod
     def from_torch(cls, module: nn.GRU, **kwargs) -> "GRU":

@@ -1,0 +1,154 @@
+"""The models the paper compares the GRU with: simple RNN, LSTM and MGU.
+
+All three share :class:`gru_lib.rnn.RecurrentStack` with :class:`gru_lib.GRU`, so
+they take the same constructor arguments and inputs as ``torch.nn.RNN`` /
+``torch.nn.LSTM`` and return ``(output, h_n)`` (``(output, (h_n, c_n))`` for the LSTM).
+
+Biases follow the paper (one per gate, Dey & Salem 2017 §2) unless
+``double_bias=True``, which adds PyTorch's second, redundant bias vector
+(``bias_hh``) so that the parameters line up one to one with ``torch.nn.RNN`` and
+``torch.nn.LSTM``.
+
+Each layer runs as a Python loop over time with autograd, after one matmul for
+all steps' input projections.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from .functional import ACTIVATIONS, input_projection
+from .rnn import RecurrentStack
+
+__all__ = ["SimpleRNN", "LSTM", "MGU"]
+
+
+def _activation(name: str):
+    if not isinstance(name, str) or name.lower() not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {list(ACTIVATIONS)}")
+    return torch.tanh if name.lower() == "tanh" else torch.relu
+
+
+class _GatedBaseline(RecurrentStack):
+    """A baseline whose weights are ``blocks`` stacked row blocks of size ``n``."""
+
+    blocks = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        activation: str = "tanh",
+        double_bias: bool = False,
+        init: str = "torch",
+        device=None,
+        dtype=None,
+    ) -> None:
+        self.g = _activation(activation)
+        self.activation = activation.lower()
+        self.double_bias = bool(double_bias)
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, init, device, dtype
+        )
+
+    def layer_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
+        k, n = self.blocks, self.hidden_size
+        shapes = {"weight_ih": (k * n, input_size), "weight_hh": (k * n, n)}
+        if self.bias:
+            shapes["bias_ih"] = (k * n,)
+            if self.double_bias:
+                shapes["bias_hh"] = (k * n,)
+        return shapes
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr() + f", activation={self.activation!r}"
+        return s + (", double_bias=True" if self.double_bias else "")
+
+    def _projections(self, x: Tensor, params: dict[str, Tensor]) -> tuple[Tensor, Optional[Tensor]]:
+        """All steps' ``W x_t + b`` at once, and the recurrent bias if any."""
+        b_ih, b_hh = params.get("bias_ih"), params.get("bias_hh")
+        return input_projection(x, params["weight_ih"], b_ih), b_hh
+
+
+def _rec(h: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
+    return torch.addmm(b, h, w.t()) if b is not None else h @ w.t()
+
+
+class SimpleRNN(_GatedBaseline):
+    r"""The simple (Elman) RNN, paper eq. (1): ``h_t = g(W x_t + U h_{t-1} + b)``.
+
+    ``n² + nm + n`` parameters per layer and direction (``+ n`` with ``double_bias``).
+    """
+
+    blocks = 1
+
+    def run_layer(self, x, state, params):
+        xp, b_hh = self._projections(x, params)
+        h, outs = state[0], []
+        for xp_t in xp.unbind(0):
+            h = self.g(xp_t + _rec(h, params["weight_hh"], b_hh))
+            outs.append(h)
+        return torch.stack(outs), (h,)
+
+
+class LSTM(_GatedBaseline):
+    r"""Long short-term memory, paper eqs (2)–(7)::
+
+        i_t = σ(W_i x_t + U_i h_{t-1} + b_i)      f_t = σ(W_f x_t + U_f h_{t-1} + b_f)
+        o_t = σ(W_o x_t + U_o h_{t-1} + b_o)      c̃_t = g(W_c x_t + U_c h_{t-1} + b_c)
+        c_t = f_t ⊙ c_{t-1} + i_t ⊙ c̃_t          h_t = o_t ⊙ g(c_t)
+
+    Row blocks in PyTorch's order ``i, f, c̃ (g), o``; ``4(n² + nm + n)`` parameters per
+    layer and direction (``+ 4n`` with ``double_bias``, which equals ``torch.nn.LSTM``).
+    ``hx`` and the returned state are tuples ``(h, c)``.
+    """
+
+    blocks = 4
+    state_size = 2
+
+    def run_layer(self, x, state, params):
+        xp, b_hh = self._projections(x, params)
+        (h, c), outs, n = state, [], self.hidden_size
+        for xp_t in xp.unbind(0):
+            a = xp_t + _rec(h, params["weight_hh"], b_hh)
+            i, f, o = (torch.sigmoid(a[:, k * n : (k + 1) * n]) for k in (0, 1, 3))
+            c = f * c + i * self.g(a[:, 2 * n : 3 * n])
+            h = o * self.g(c)
+            outs.append(h)
+        return torch.stack(outs), (h, c)
+
+
+class MGU(_GatedBaseline):
+    r"""Minimal gated unit (Zhou et al. 2016), one forget gate doing both GRU gates' jobs::
+
+        f_t  = σ(W_f x_t + U_f h_{t-1} + b_f)
+        h̃_t = g(W_h x_t + U_h (f_t ⊙ h_{t-1}) + b_h)
+        h_t  = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h̃_t
+
+    i.e. a GRU (paper update rule, reset before ``U_h``) with ``r_t = z_t``. Row
+    blocks ``f, h``; ``2(n² + nm + n)`` parameters per layer and direction.
+    """
+
+    blocks = 2
+
+    def run_layer(self, x, state, params):
+        xp, b_hh = self._projections(x, params)
+        h, outs, n = state[0], [], self.hidden_size
+        w = params["weight_hh"]
+        b_f = b_hh[:n] if b_hh is not None else None
+        b_h = b_hh[n:] if b_hh is not None else None
+        for xp_t in xp.unbind(0):
+            f = torch.sigmoid(xp_t[:, :n] + _rec(h, w[:n], b_f))
+            h_tilde = self.g(xp_t[:, n:] + _rec(f * h, w[n:], b_h))
+            h = h + f * (h_tilde - h)
+            outs.append(h)
+        return torch.stack(outs), (h,)

@@ -1,0 +1,204 @@
+"""Weights between conventions: PyTorch, Keras, and the two update rules.
+
+Everything here is an exact reparameterisation: the converted model computes
+the same function (up to floating-point rounding).
+
+* **Update rule.** ``σ(-a) = 1 - σ(a)``, so negating the update gate's weights and
+  biases turns ``h = (1-z) ⊙ h_prev + z ⊙ h̃`` (paper, Chung et al.) into
+  ``h = z ⊙ h_prev + (1-z) ⊙ h̃`` (Cho et al., Keras, PyTorch) and back
+  (:func:`flip_update_rule`).
+* **PyTorch.** ``torch.nn.GRU`` is GRU0 with ``reset_after=True`` and the ``"cho"``
+  rule, rows ``r, z, n`` (:func:`from_torch`, :func:`to_torch`).
+* **Keras.** ``keras.layers.GRU`` stores ``kernel`` ``(m, 3n)``, ``recurrent_kernel``
+  ``(n, 3n)`` with column blocks ``z, r, h``, and ``bias`` ``(3n,)``
+  (``reset_after=False``) or ``(2, 3n)`` (``reset_after=True``: input and recurrent
+  biases); its rule is ``"cho"`` (:func:`from_keras`, :func:`to_keras`).
+
+Keras ≥ 2.3 uses ``sigmoid`` gates by default; Keras 2.0 (which the paper used)
+defaulted to ``hard_sigmoid``. Only sigmoid gates are representable here.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from .rnn import GRU
+
+__all__ = ["flip_update_rule", "from_torch", "to_torch", "from_keras", "to_keras"]
+
+
+def _check_gru(gru: object, what: str = "gru") -> GRU:
+    if not isinstance(gru, GRU):
+        raise TypeError(f"{what} must be a gru_lib.GRU, got {type(gru).__name__}")
+    return gru
+
+
+@torch.no_grad()
+def flip_update_rule(gru: GRU) -> GRU:
+    """Return a copy of ``gru`` using the other update rule and computing the same function.
+
+    The update gate's rows ``z`` (the second row block of each gate matrix and bias)
+    are negated, since ``σ(-a) = 1 - σ(a)`` swaps the roles of ``z`` and ``1 - z``.
+    """
+    _check_gru(gru)
+    new = copy.deepcopy(gru)
+    n = gru.hidden_size
+    v = gru.spec.variant
+    for name, p in new.named_parameters():
+        kind = name.split("_l")[0]  # weight_ih, weight_hh, bias_ih, bias_hh
+        has_gates = {"weight_ih": v.input, "weight_hh": v.hidden}.get(kind, v.bias)
+        if has_gates:
+            p[n : 2 * n].neg_()
+    new.spec = type(gru.spec)(v, gru.spec.activation, gru.spec.reset_after,
+                              "cho" if gru.spec.update_rule == "paper" else "paper")
+    return new
+
+
+@torch.no_grad()
+def from_torch(module: nn.GRU, *, update_rule: str = "cho", implementation: str = "fused") -> GRU:
+    """A :class:`gru_lib.GRU` computing exactly what ``module`` (a ``torch.nn.GRU``) computes.
+
+    The result is GRU0 with ``reset_after=True``; with ``update_rule="cho"`` (default)
+    its parameters are copies of ``module``'s, with ``"paper"`` the update gate is
+    negated (see :func:`flip_update_rule`). Layers, directions, ``batch_first``,
+    ``bias`` and ``dropout`` carry over.
+    """
+    if not isinstance(module, nn.GRU):
+        raise TypeError(f"module must be a torch.nn.GRU, got {type(module).__name__}")
+    if getattr(module, "proj_size", 0):
+        raise ValueError("torch.nn.GRU has no projections; got proj_size != 0")
+    w = module.weight_ih_l0
+    gru = GRU(
+        module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
+        module.dropout, module.bidirectional, variant="gru0", reset_after=True, update_rule="cho",
+        implementation=implementation, device=w.device, dtype=w.dtype,
+    )
+    gru.load_state_dict(module.state_dict())
+    gru.train(module.training)
+    return gru if update_rule == "cho" else flip_update_rule(gru)
+
+
+@torch.no_grad()
+def to_torch(gru: GRU) -> nn.GRU:
+    """An equivalent ``torch.nn.GRU``.
+
+    Only GRU0 with ``reset_after=True`` and ``tanh`` has a ``torch.nn.GRU`` twin; a
+    ``"paper"`` update rule is converted exactly (see :func:`flip_update_rule`).
+    ``ValueError`` names what stands in the way otherwise.
+    """
+    _check_gru(gru)
+    problems = []
+    if gru.variant != "gru0":
+        problems.append(f"variant={gru.variant!r} (torch.nn.GRU is gru0)")
+    if not gru.reset_after:
+        problems.append("reset_after=False (torch.nn.GRU applies the reset after U_h; the two differ)")
+    if gru.activation != "tanh":
+        problems.append(f"activation={gru.activation!r} (torch.nn.GRU uses tanh)")
+    if problems:
+        raise ValueError("cannot express as torch.nn.GRU: " + "; ".join(problems))
+    src = gru if gru.update_rule == "cho" else flip_update_rule(gru)
+    w = gru.weight_ih_l0
+    module = nn.GRU(
+        gru.input_size, gru.hidden_size, gru.num_layers, gru.bias, gru.batch_first, gru.dropout,
+        gru.bidirectional, device=w.device, dtype=w.dtype,
+    )
+    module.load_state_dict(src.state_dict())
+    module.train(gru.training)
+    return module
+
+
+def _keras_to_ours(a: np.ndarray, n: int) -> np.ndarray:
+    """Reorder the last axis from Keras's blocks ``z, r, h`` to ours ``r, z, h``."""
+    return np.concatenate([a[..., n : 2 * n], a[..., :n], a[..., 2 * n :]], axis=-1)
+
+
+_ours_to_keras = _keras_to_ours  # swapping the first two blocks is its own inverse
+
+
+def from_keras(
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    *,
+    reset_after: Optional[bool] = None,
+    update_rule: str = "cho",
+    dtype: torch.dtype = torch.float32,
+) -> GRU:
+    """Build a single-layer, ``batch_first=True`` GRU0 from a Keras ``GRU`` layer's weights.
+
+    Parameters
+    ----------
+    kernel, recurrent_kernel, bias:
+        ``layer.get_weights()``: arrays of shapes ``(m, 3n)``, ``(n, 3n)`` and ``(3n,)``
+        or ``(2, 3n)``; ``bias=None`` for ``use_bias=False``.
+    reset_after:
+        Keras's flag; inferred from the bias shape when ``None`` (a ``(2, 3n)`` bias
+        means ``reset_after=True``).
+    update_rule:
+        ``"cho"`` (Keras's own, the default) or ``"paper"`` (exactly converted).
+    """
+    kernel = np.asarray(kernel)
+    recurrent_kernel = np.asarray(recurrent_kernel)
+    if kernel.ndim != 2 or kernel.shape[1] % 3:
+        raise ValueError(f"kernel must have shape (m, 3n), got {kernel.shape}")
+    m, n = kernel.shape[0], kernel.shape[1] // 3
+    if recurrent_kernel.shape != (n, 3 * n):
+        raise ValueError(f"recurrent_kernel must have shape {(n, 3 * n)}, got {recurrent_kernel.shape}")
+    if bias is not None:
+        bias = np.asarray(bias)
+        if bias.shape not in ((3 * n,), (2, 3 * n)):
+            raise ValueError(f"bias must have shape {(3 * n,)} or {(2, 3 * n)}, got {bias.shape}")
+        inferred = bias.ndim == 2
+        if reset_after is None:
+            reset_after = inferred
+        elif reset_after != inferred:
+            raise ValueError(
+                f"reset_after={reset_after} needs a bias of shape {(2, 3 * n) if reset_after else (3 * n,)}, "
+                f"got {bias.shape}"
+            )
+    elif reset_after is None:
+        reset_after = False
+    gru = GRU(m, n, bias=bias is not None, batch_first=True, variant="gru0", reset_after=reset_after,
+              update_rule="cho", dtype=dtype)
+    state = {
+        "weight_ih_l0": _keras_to_ours(kernel, n).T,
+        "weight_hh_l0": _keras_to_ours(recurrent_kernel, n).T,
+    }
+    if bias is not None:
+        b = _keras_to_ours(bias, n)
+        if reset_after:
+            state["bias_ih_l0"], state["bias_hh_l0"] = b[0], b[1]
+        else:
+            state["bias_ih_l0"] = b
+    gru.load_state_dict({k: torch.as_tensor(np.ascontiguousarray(v), dtype=dtype) for k, v in state.items()})
+    return gru if update_rule == "cho" else flip_update_rule(gru)
+
+
+@torch.no_grad()
+def to_keras(gru: GRU) -> tuple[np.ndarray, ...]:
+    """The Keras ``GRU`` weights ``(kernel, recurrent_kernel, bias)`` of a single-layer GRU0.
+
+    ``bias`` has shape ``(2, 3n)`` when ``gru.reset_after`` and ``(3n,)`` otherwise; a
+    model without bias returns only ``(kernel, recurrent_kernel)``, as Keras's
+    ``get_weights()`` does with ``use_bias=False``. Set the Keras layer's
+    ``reset_after`` to ``gru.reset_after`` and its activation to ``gru.activation``.
+    """
+    _check_gru(gru)
+    if gru.variant != "gru0":
+        raise ValueError(f"Keras's GRU layer is gru0; got variant={gru.variant!r}")
+    if gru.num_layers != 1 or gru.bidirectional:
+        raise ValueError("to_keras converts a single unidirectional layer; got "
+                         f"num_layers={gru.num_layers}, bidirectional={gru.bidirectional}")
+    src = gru if gru.update_rule == "cho" else flip_update_rule(gru)
+    n = gru.hidden_size
+    p = {k: v.detach().cpu().numpy() for k, v in src.layer_parameters(0, 0).items()}
+    out = [_ours_to_keras(p["weight_ih"].T, n), _ours_to_keras(p["weight_hh"].T, n)]
+    if "bias_ih" in p:
+        b = np.stack([p["bias_ih"], p["bias_hh"]]) if gru.reset_after else p["bias_ih"]
+        out.append(_ours_to_keras(b, n))
+    return tuple(np.ascontiguousarray(a) for a in out)
