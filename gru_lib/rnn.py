@@ -131,6 +131,8 @@ class RecurrentStack(nn.Module):
         x = input if batched else input.unsqueeze(1)
         if batched and self.batch_first:
             x = x.transpose(0, 1)
+        if x.shape[0] == 0:
+            raise ValueError(f"input must have at least one time step, got shape {tuple(input.shape)}")
         x = x.contiguous()
         h0 = self._initial_state(hx, x, input, batched)
         D = self.num_directions
