@@ -12,7 +12,7 @@ from .functional import GRUSpec, fold_biases, gru_step, input_projection, parame
 from .init import init_parameters_
 from .variants import Variant
 
-__all__ = ["GRUCell", "check_gate_signals"]
+__all__ = ["GRUCell", "GRUOptions", "check_gate_signals"]
 
 
 def check_gate_signals(spec: GRUSpec, bias: bool) -> None:
@@ -24,7 +24,33 @@ def check_gate_signals(spec: GRUSpec, bias: bool) -> None:
         )
 
 
-class GRUCell(nn.Module):
+class GRUOptions:
+    """Read-only views of a module's :class:`~gru_lib.functional.GRUSpec` (``self.spec``)."""
+
+    spec: GRUSpec
+
+    @property
+    def variant(self) -> str:
+        """The variant's name, ``"gru0"`` … ``"gru3"``."""
+        return self.spec.variant.name
+
+    @property
+    def activation(self) -> str:
+        """The candidate's nonlinearity ``g``."""
+        return self.spec.activation
+
+    @property
+    def reset_after(self) -> bool:
+        """Whether the reset gate acts after ``U_h`` (PyTorch) or before it (the paper)."""
+        return self.spec.reset_after
+
+    @property
+    def update_rule(self) -> str:
+        """``"paper"`` or ``"cho"``: which of ``h_{t-1}`` and ``h̃_t`` the update gate weights."""
+        return self.spec.update_rule
+
+
+class GRUCell(GRUOptions, nn.Module):
     r"""One step of a gated recurrent unit, for every variant of Dey & Salem (2017).
 
     With :math:`n` = ``hidden_size`` and :math:`m` = ``input_size`` (paper notation,
@@ -95,11 +121,6 @@ class GRUCell(nn.Module):
         for name, shape in parameter_shapes(self.spec, input_size, hidden_size, self.bias).items():
             self.register_parameter(name, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
         self.reset_parameters(init)
-
-    variant = property(lambda self: self.spec.variant.name, doc="The variant's name.")
-    activation = property(lambda self: self.spec.activation, doc="The candidate nonlinearity.")
-    reset_after = property(lambda self: self.spec.reset_after, doc="Reset placement.")
-    update_rule = property(lambda self: self.spec.update_rule, doc="Update rule convention.")
 
     def reset_parameters(self, init: str = "torch") -> None:
         """Re-initialise all parameters with scheme ``init`` (``"torch"`` or ``"keras"``)."""

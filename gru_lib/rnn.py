@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ._checks import check_hidden, check_input, check_params_match, check_positive_int
-from .cell import GRUCell, check_gate_signals
+from .cell import GRUCell, GRUOptions, check_gate_signals
 from .functional import GRUSpec, gru_sequence, gru_sequence_autograd, parameter_shapes
 from .init import init_parameters_
 from .variants import Variant
@@ -156,7 +156,7 @@ class RecurrentStack(nn.Module):
         return x, (h_n[0] if self.state_size == 1 else h_n)
 
 
-class GRU(RecurrentStack):
+class GRU(GRUOptions, RecurrentStack):
     r"""A stack of GRU layers of any variant, with the interface of ``torch.nn.GRU``.
 
     Each layer applies the recurrence of :class:`gru_lib.GRUCell` (Dey & Salem 2017,
@@ -226,11 +226,6 @@ class GRU(RecurrentStack):
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, init, device, dtype
         )
-
-    variant = property(lambda self: self.spec.variant.name, doc="The variant's name.")
-    activation = property(lambda self: self.spec.activation, doc="The candidate nonlinearity.")
-    reset_after = property(lambda self: self.spec.reset_after, doc="Reset placement.")
-    update_rule = property(lambda self: self.spec.update_rule, doc="Update rule convention.")
 
     def layer_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
         return parameter_shapes(self.spec, input_size, self.hidden_size, self.bias)

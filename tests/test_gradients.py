@@ -103,3 +103,18 @@ def test_double_backward_needs_autograd_implementation():
     (g,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     with pytest.raises(RuntimeError):
         g.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_floating_dtype_runs_forward_and_backward(dtype, variant):
+    torch.manual_seed(0)
+    gru = GRU(4, 6, variant=variant, dtype=dtype)
+    ref = GRU(4, 6, variant=variant, dtype=torch.float64)
+    ref.load_state_dict({k: v.double() for k, v in gru.state_dict().items()})
+    x = torch.randn(8, 2, 4, dtype=dtype, requires_grad=True)
+    out, _ = gru(x)
+    out.float().sum().backward()
+    assert out.dtype == dtype and x.grad.dtype == dtype
+    tol = {torch.float64: 1e-12, torch.float32: 1e-5}.get(dtype, 5e-2)
+    torch.testing.assert_close(out.double(), ref(x.detach().double())[0], rtol=0, atol=tol)
