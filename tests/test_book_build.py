@@ -1,0 +1,337 @@
+"""The book's machinery, without building the book.
+
+* every entry of ``_toc.yml`` exists;
+* every chapter's notebook twin (``book/<name>.ipynb``) is in step with its MyST
+  Markdown source, and the chapters follow the conventions (``tools/sync_notebooks.py``);
+* the configuration builds strictly and executes every chapter;
+* citations, the Binder environment, the CDN scripts and their local test copies agree.
+
+Building the book itself is ``bash tools/build_book.sh``; the built pages are tested in
+a browser by ``tests/test_book_browser.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_tool(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(f"_book_tools_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+sync_notebooks = _load_tool("sync_notebooks", REPO / "tools" / "sync_notebooks.py")
+serve_book = _load_tool("serve_book", REPO / "tools" / "serve_book.py")
+
+
+@pytest.fixture(scope="module")
+def yaml():
+    return pytest.importorskip("yaml")
+
+
+@pytest.fixture(scope="module")
+def config(yaml):
+    return yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def toc(yaml):
+    return yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+
+
+def toc_entries(toc) -> list[str]:
+    found = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                found.append(node["file"])
+            for key in ("parts", "chapters", "sections", "subtrees", "entries"):
+                walk(node.get(key))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return found
+
+
+# ------------------------------------------------------------------- table of contents
+
+
+def test_toc_entries_exist(toc):
+    entries = toc_entries(toc)
+    assert len(entries) == len(set(entries)), f"duplicate toc entries: {entries}"
+    missing = []
+    for entry in entries:
+        path = REPO / entry
+        if path.suffix in (".md", ".ipynb"):
+            ok = path.is_file()
+        else:
+            ok = path.with_suffix(".md").is_file() or path.with_suffix(".ipynb").is_file()
+        if not ok:
+            missing.append(entry)
+    assert not missing, f"_toc.yml names files that do not exist: {missing}"
+
+
+def test_toc_names_the_md_source_of_each_chapter(toc):
+    """A chapter is built from its .md; its .ipynb twin is excluded from the build."""
+    wrong = [e for e in toc_entries(toc) if e.endswith(".ipynb") and (REPO / e).with_suffix(".md").is_file()]
+    assert not wrong, f"name these chapters without the .ipynb suffix: {wrong}"
+
+
+def test_toc_has_the_getting_started_pages(toc):
+    entries = {re.sub(r"\.md$", "", e) for e in toc_entries(toc)}
+    assert toc["root"] == "book/intro"
+    assert {"book/how-to-use", "book/bibliography"} <= entries
+
+
+# ------------------------------------------------------------------- notebook pairing
+
+
+def test_notebook_twins_in_step():
+    pytest.importorskip("jupytext")
+    report = sync_notebooks.sync(REPO, check=True)
+    assert not report.problems, "\n".join(report.problems) + "\nfix: python tools/sync_notebooks.py"
+
+
+def test_sync_tool_cli_check_exits_zero(capsys):
+    pytest.importorskip("jupytext")
+    assert sync_notebooks.main(["--check"]) == 0, capsys.readouterr().err
+
+
+CHAPTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A chapter
+
+Some text, $x_t$.
+
+```{{code-cell}} ipython3
+:tags: [hide-cell]
+{install}
+```
+
+```{{code-cell}} ipython3
+print(1 + 1)
+```
+"""
+
+
+@pytest.fixture
+def scratch_book(tmp_path):
+    pytest.importorskip("jupytext")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "plain.md").write_text("# Not a notebook\n", encoding="utf-8")
+    chapter = tmp_path / "book" / "chapter.md"
+    chapter.write_text(CHAPTER.format(install=sync_notebooks.INSTALL_CELL), encoding="utf-8")
+    return tmp_path
+
+
+def test_sync_writes_then_checks_clean(scratch_book):
+    twin = scratch_book / "book" / "chapter.ipynb"
+    report = sync_notebooks.sync(scratch_book, check=True)
+    assert any("missing" in p for p in report.problems)
+    report = sync_notebooks.sync(scratch_book)
+    assert report.written == [twin] and not report.problems
+    assert not (scratch_book / "book" / "plain.ipynb").exists()
+    assert sync_notebooks.sync(scratch_book, check=True).problems == []
+
+    nb = json.loads(twin.read_text(encoding="utf-8"))
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "".join(code[0]["source"]) == sync_notebooks.INSTALL_CELL
+    assert code[0]["metadata"]["tags"] == ["hide-cell"]
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+
+    # deterministic: writing again changes nothing
+    before = twin.read_bytes()
+    twin.unlink()
+    sync_notebooks.sync(scratch_book)
+    assert twin.read_bytes() == before
+
+
+def test_sync_detects_stale_twin_and_outputs(scratch_book):
+    sync_notebooks.sync(scratch_book)
+    chapter = scratch_book / "book" / "chapter.md"
+    twin = chapter.with_suffix(".ipynb")
+    chapter.write_text(chapter.read_text(encoding="utf-8").replace("1 + 1", "2 + 2"), encoding="utf-8")
+    problems = sync_notebooks.sync(scratch_book, check=True).problems
+    assert problems and "out of step" in problems[0]
+    sync_notebooks.sync(scratch_book)
+    assert sync_notebooks.sync(scratch_book, check=True).problems == []
+
+    nb = json.loads(twin.read_text(encoding="utf-8"))
+    nb["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["4\n"]}]
+    twin.write_text(json.dumps(nb), encoding="utf-8")
+    assert sync_notebooks.sync(scratch_book, check=True).problems, "a twin with outputs must be stale"
+
+
+def test_sync_enforces_first_cell_and_orphans(scratch_book):
+    chapter = scratch_book / "book" / "chapter.md"
+    chapter.write_text(
+        CHAPTER.format(install="import torch").replace(":tags: [hide-cell]\n", ""), encoding="utf-8"
+    )
+    (scratch_book / "book" / "orphan.ipynb").write_text("{}", encoding="utf-8")
+    problems = "\n".join(sync_notebooks.sync(scratch_book, check=True).problems)
+    assert "first code cell must be the install cell" in problems
+    assert "tagged 'hide-cell'" in problems
+    assert "orphan.ipynb: no MyST Markdown source" in problems
+
+
+def test_install_cell_never_reinstalls_torch():
+    cell = sync_notebooks.INSTALL_CELL
+    assert cell.startswith("try:\n    import gru_lib\nexcept ImportError:\n")
+    assert "torch" not in cell and "--upgrade" not in cell and "-U " not in cell
+    assert '"gru_lib @ git+https://github.com/gru-variants/gru-variants-book"' in cell
+
+
+def test_how_to_use_shows_the_install_cell():
+    text = (REPO / "book" / "how-to-use.md").read_text(encoding="utf-8")
+    assert sync_notebooks.INSTALL_CELL in text
+
+
+# ----------------------------------------------------------------------- configuration
+
+
+def test_config_builds_strictly_and_executes_everything(config):
+    execute = config["execute"]
+    assert execute["execute_notebooks"] == "force"
+    assert execute["allow_errors"] is False
+    assert int(execute["timeout"]) >= 60
+    assert config["only_build_toc_files"] is True
+    excluded = set(config["exclude_patterns"])
+    assert {"_build", ".venv", "node_modules", "tests", "results", "README.md", "book/**.ipynb"} <= excluded
+
+
+def test_config_launch_buttons(config):
+    assert config["repository"]["url"] == "https://github.com/gru-variants/gru-variants-book"
+    assert config["repository"]["branch"] == "main"
+    assert config["repository"].get("path_to_book", "") == ""  # the book's root is the repository's
+    launch = config["launch_buttons"]
+    assert launch["colab_url"] == "https://colab.research.google.com"
+    assert launch["binderhub_url"] == "https://mybinder.org"
+
+
+def test_config_extensions(config):
+    exts = set(config["sphinx"]["extra_extensions"])
+    assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax", "sphinx_exercise"} <= exts
+    assert {"dollarmath", "amsmath"} <= set(config["parse"]["myst_enable_extensions"])
+    for name, folder in config["sphinx"]["local_extensions"].items():
+        assert (REPO / folder / f"{name}.py").is_file()
+
+
+def test_build_script_is_strict():
+    script = (REPO / "tools" / "build_book.sh").read_text(encoding="utf-8")
+    assert re.search(r"build \. --all -W -n --keep-going", script)
+    assert "GRU_LIB_DATA_DIR" in script and "../shared/data" in script
+
+
+# -------------------------------------------------------------------------- references
+
+
+def _cited_keys() -> set[str]:
+    keys: set[str] = set()
+    for path in (REPO / "book").rglob("*.md"):
+        if "_build" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", text):
+            keys.update(k.strip() for k in group.split(",") if k.strip())
+    return keys
+
+
+def test_bibliography_has_the_core_references():
+    pybtex = pytest.importorskip("pybtex.database")
+    bib = pybtex.parse_file(str(REPO / "book" / "references.bib"))
+    keys = set(bib.entries)
+    core = {
+        "dey2017gate", "cho2014learning", "chung2014empirical", "hochreiter1997long",
+        "gers2000learning", "bengio1994learning", "zhou2016minimal", "lecun1998gradient",
+        "maas2011learning", "chollet2015keras", "paszke2019pytorch", "salem2016reduced",
+        "olah2015understanding",
+    }  # fmt: skip
+    assert core <= keys, f"missing: {sorted(core - keys)}"
+    assert bib.entries["dey2017gate"].fields["doi"] == "10.1109/MWSCAS.2017.8053243"
+    assert "1412.3555" in bib.entries["chung2014empirical"].fields["eprint"]
+    unknown = _cited_keys() - keys
+    assert not unknown, f"cited but not in book/references.bib: {sorted(unknown)}"
+
+
+# ------------------------------------------------------------------ Binder, CDN assets
+
+
+def test_binder_installs_cpu_torch_and_the_package():
+    lines = [
+        ln.strip()
+        for ln in (REPO / "binder" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    assert any(re.fullmatch(r"torch>=2\.[2-9].*", ln) for ln in lines)
+    assert any(re.fullmatch(r"(-e )?\.(\[[a-z,]+\])?", ln) for ln in lines), lines
+
+
+def test_widget_scripts_match_the_local_test_copies(config):
+    """The pages' CDN scripts are the npm files pinned in package.json (and tested locally)."""
+    package = json.loads((REPO / "package.json").read_text(encoding="utf-8"))
+    pins = package["devDependencies"]
+    scripts = config["sphinx"]["config"]["nb_ipywidgets_js"]
+    for url, attrs in scripts.items():
+        m = re.match(r"https://cdn\.jsdelivr\.net/npm/((?:@[^/]+/)?[^@/]+)@([^/]+)/(.+)$", url)
+        assert m, f"{url}: expected an npm file on jsDelivr"
+        name, version, path = m.groups()
+        assert pins.get(name) == version, f"{url}: package.json pins {name}@{pins.get(name)}"
+        local = serve_book.local_asset(url, REPO / "node_modules")
+        if local is None:
+            continue  # npm ci not run here; the browser tests skip then too
+        assert local == REPO / "node_modules" / name / path
+        if "integrity" in attrs:
+            algo, digest = attrs["integrity"].split("-", 1)
+            actual = base64.b64encode(hashlib.new(algo, local.read_bytes()).digest()).decode()
+            assert actual == digest, f"{url}: integrity {attrs['integrity']} != {algo}-{actual}"
+
+
+def test_local_asset_mapping(tmp_path):
+    nm = tmp_path / "node_modules"
+    (nm / "mathjax" / "es5").mkdir(parents=True)
+    (nm / "mathjax" / "es5" / "tex-mml-chtml.js").write_text("//", encoding="utf-8")
+    (nm / "@jupyter-widgets" / "html-manager" / "dist").mkdir(parents=True)
+    (nm / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js").write_text("//", encoding="utf-8")
+    (nm / "requirejs").mkdir()
+    (nm / "requirejs" / "require.js").write_text("//", encoding="utf-8")
+    la = serve_book.local_asset
+    assert la("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js", nm) == nm / "mathjax/es5/tex-mml-chtml.js"
+    assert la("https://unpkg.com/mathjax@3.2.2/es5/tex-mml-chtml.js?x=1", nm) == nm / "mathjax/es5/tex-mml-chtml.js"
+    assert (
+        la("https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@1.0.6/dist/embed-amd.js", nm)
+        == nm / "@jupyter-widgets/html-manager/dist/embed-amd.js"
+    )
+    assert la("https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.4/require.min.js", nm) == nm / "requirejs/require.js"
+    assert la("https://cdn.jsdelivr.net/npm/mathjax@3/../../etc/passwd", nm) is None
+    assert la("https://cdn.jsdelivr.net/npm/mathjax@3/es5/missing.js", nm) is None
+    assert la("https://example.org/mathjax@3/es5/tex-mml-chtml.js", nm) is None
+    assert serve_book.is_external("https://cdn.jsdelivr.net/x", "http://127.0.0.1:1/")
+    assert not serve_book.is_external("http://127.0.0.1:1/book/intro.html", "http://127.0.0.1:1/")
+    assert not serve_book.is_external("data:image/png;base64,AAAA", "http://127.0.0.1:1/")

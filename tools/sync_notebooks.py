@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Keep each chapter's notebook twin in step with its MyST Markdown source.
+
+An executable chapter of the book is a MyST Markdown notebook, ``book/<name>.md``
+(a ``.md`` file whose front matter names the jupytext ``myst`` format). It is the
+source: the book builds the page from it. Colab opens only ``.ipynb`` files, so the
+chapter's twin ``book/<name>.ipynb`` is generated from the ``.md`` (cells and their
+tags, no outputs) and committed next to it. The launch buttons of the book's theme
+link to that file, because an ``.ipynb`` with the page's name exists beside the page.
+The build itself ignores the ``.ipynb`` files (``exclude_patterns`` in ``_config.yml``).
+
+Usage::
+
+    python tools/sync_notebooks.py            # (re)write every stale or missing .ipynb
+    python tools/sync_notebooks.py --check    # exit 1 if any .ipynb is missing or stale
+    python tools/sync_notebooks.py book/x.md  # only these chapters
+
+``--check`` also enforces the chapter conventions: each chapter names a kernel, and its
+first code cell is exactly :data:`INSTALL_CELL`, tagged ``hide-cell``; and no
+``.ipynb`` under ``book/`` is left without its ``.md`` source.
+
+Generated notebooks are deterministic (cell ids are derived from the chapter name, the
+cell's position and its source), so regenerating an unchanged chapter changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BOOK_DIR = "book"
+
+#: The first code cell of every executable chapter. On Colab it installs gru_lib from
+#: the repository; elsewhere gru_lib is already importable and the cell does nothing.
+#: pip's default upgrade strategy keeps an installed torch that satisfies gru_lib's
+#: ``torch>=2.2``, so the cell never reinstalls PyTorch.
+INSTALL_CELL = (
+    "try:\n"
+    "    import gru_lib\n"
+    "except ImportError:\n"
+    '    %pip install -q "gru_lib @ git+https://github.com/gru-variants/gru-variants-book"'
+)
+#: The tag that folds the install cell away in the HTML pages.
+INSTALL_CELL_TAG = "hide-cell"
+
+#: Folders never searched for chapters.
+SKIP_PARTS = {"_build", ".ipynb_checkpoints", "__pycache__", "node_modules", ".venv"}
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def front_matter(text: str) -> dict:
+    """The YAML front matter of a Markdown file, or ``{}`` when it has none."""
+    import yaml
+
+    if not text.startswith("---"):
+        return {}
+    lines = text.splitlines()
+    if lines[0].strip() != "---":
+        return {}
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() == "---":
+            data = yaml.safe_load("\n".join(lines[1:i])) or {}
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def is_myst_notebook(path: Path) -> bool:
+    """True for a ``.md`` file that myst-nb reads as a notebook (same rule as myst-nb)."""
+    meta = front_matter(path.read_text(encoding="utf-8"))
+    if meta.get("file_format") == "mystnb":
+        return True
+    rep = (meta.get("jupytext") or {}).get("text_representation") or {}
+    return rep.get("format_name") == "myst"
+
+
+def _cell_id(stem: str, index: int, source: str) -> str:
+    digest = hashlib.sha1(f"{stem}\0{index}\0{source}".encode("utf-8")).hexdigest()
+    return digest[:12]
+
+
+def expected_notebook(md_path: Path):
+    """The notebook twin of a MyST Markdown chapter, as an ``nbformat`` node."""
+    import jupytext
+
+    nb = jupytext.read(md_path, fmt="md:myst")
+    nb.metadata.pop("jupytext", None)
+    for i, cell in enumerate(nb.cells):
+        cell.id = _cell_id(md_path.stem, i, cell.source)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def notebook_text(nb) -> str:
+    import jupytext
+
+    text = jupytext.writes(nb, fmt="ipynb")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _normalise(nb) -> dict:
+    """What must agree between a chapter and its twin (ids and formatting may differ)."""
+    return {
+        "kernelspec": dict(nb.metadata.get("kernelspec") or {}),
+        "cells": [
+            {
+                "cell_type": c.cell_type,
+                "source": c.source,
+                "metadata": {k: v for k, v in c.metadata.items() if k not in ("execution", "collapsed", "scrolled")},
+                "outputs": len(c.get("outputs", []) or []),
+                "execution_count": c.get("execution_count"),
+            }
+            for c in nb.cells
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- checking
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    chapters: list[Path] = field(default_factory=list)
+
+    def problem(self, msg: str) -> None:
+        self.problems.append(msg)
+
+
+def rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def find_chapters(root: Path) -> list[Path]:
+    """Every MyST Markdown notebook under ``book/``."""
+    book = root / BOOK_DIR
+    if not book.is_dir():
+        return []
+    found = []
+    for path in sorted(book.rglob("*.md")):
+        if SKIP_PARTS.intersection(path.relative_to(root).parts):
+            continue
+        if is_myst_notebook(path):
+            found.append(path)
+    return found
+
+
+def find_orphans(root: Path) -> list[Path]:
+    """``.ipynb`` files under ``book/`` without a MyST Markdown source beside them."""
+    book = root / BOOK_DIR
+    if not book.is_dir():
+        return []
+    orphans = []
+    for path in sorted(book.rglob("*.ipynb")):
+        if SKIP_PARTS.intersection(path.relative_to(root).parts):
+            continue
+        md = path.with_suffix(".md")
+        if not (md.is_file() and is_myst_notebook(md)):
+            orphans.append(path)
+    return orphans
+
+
+def check_conventions(md_path: Path, nb, root: Path, report: Report) -> None:
+    name = rel(md_path, root)
+    kernel = nb.metadata.get("kernelspec") or {}
+    if not kernel.get("name"):
+        report.problem(f"{name}: the front matter names no kernelspec (launch buttons need one)")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code:
+        return
+    first = code[0]
+    if first.source.strip() != INSTALL_CELL:
+        report.problem(
+            f"{name}: the first code cell must be the install cell, exactly:\n{INSTALL_CELL}"
+        )
+    if INSTALL_CELL_TAG not in (first.metadata.get("tags") or []):
+        report.problem(f"{name}: the first code cell must be tagged {INSTALL_CELL_TAG!r}")
+
+
+def sync(root: Path, only: list[Path] | None = None, check: bool = False) -> Report:
+    import nbformat
+
+    report = Report()
+    chapters = find_chapters(root)
+    if only:
+        wanted = {p.resolve() for p in only}
+        for p in wanted:
+            if p.suffix != ".md" or not p.is_file() or not is_myst_notebook(p):
+                report.problem(f"{rel(p, root)}: not a MyST Markdown notebook")
+        chapters = [c for c in chapters if c.resolve() in wanted]
+    report.chapters = chapters
+
+    for md in chapters:
+        nb = expected_notebook(md)
+        check_conventions(md, nb, root, report)
+        twin = md.with_suffix(".ipynb")
+        if twin.is_file():
+            try:
+                current = nbformat.reads(twin.read_text(encoding="utf-8"), as_version=4)
+                in_step = _normalise(current) == _normalise(nb)
+            except Exception as exc:  # unreadable notebook: regenerate it
+                in_step = False
+                if check:
+                    report.problem(f"{rel(twin, root)}: unreadable ({exc})")
+                    continue
+            if in_step:
+                continue
+            if check:
+                report.problem(f"{rel(twin, root)}: out of step with {rel(md, root)}")
+                continue
+        elif check:
+            report.problem(f"{rel(twin, root)}: missing (generated from {rel(md, root)})")
+            continue
+        twin.write_text(notebook_text(nb), encoding="utf-8")
+        report.written.append(twin)
+
+    if not only:
+        for orphan in find_orphans(root):
+            report.problem(
+                f"{rel(orphan, root)}: no MyST Markdown source {rel(orphan.with_suffix('.md'), root)}; "
+                "chapters are written as .md (convert once with `jupytext --to myst`), "
+                "and the build ignores .ipynb files under book/"
+            )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="*", type=Path, help="chapters (.md) to sync; default: all")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 on any problem")
+    parser.add_argument("--root", type=Path, default=REPO, help="repository root (default: this checkout)")
+    args = parser.parse_args(argv)
+
+    report = sync(args.root, args.paths or None, check=args.check)
+    for path in report.written:
+        print(f"wrote {rel(path, args.root)}")
+    if report.problems:
+        for msg in report.problems:
+            print(f"error: {msg}", file=sys.stderr)
+        if args.check:
+            print("fix: python tools/sync_notebooks.py  (then commit the .ipynb files)", file=sys.stderr)
+        return 1
+    n = len(report.chapters)
+    state = "in step" if args.check else "synced"
+    print(f"{n} chapter notebook{'s' if n != 1 else ''} {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
