@@ -257,6 +257,9 @@ def _cited_keys() -> set[str]:
         if "_build" in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
+        # code is not a citation: drop plain code blocks (not directives) and ``code``
+        text = re.sub(r"^(`{3,}|~{3,})(?!\{)[^\n]*\n.*?^\1[ \t]*$", "", text, flags=re.M | re.S)
+        text = re.sub(r"``.+?``", "", text)
         for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", text):
             keys.update(k.strip() for k in group.split(",") if k.strip())
     return keys
