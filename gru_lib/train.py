@@ -318,7 +318,7 @@ def build_model(
 
     >>> m = build_model("gru1", input_size=28, hidden_size=100, num_classes=10)
     >>> recurrent_param_count(m)
-    30400
+    33100
     """
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; expected one of {list(INITS)}")
@@ -513,7 +513,7 @@ def provenance(device: torch.device, command: Optional[list[str]] = None) -> dic
         "gru_lib_version": __version__,
         "git_commit": commit.strip() if commit else None,
         "git_dirty": (bool(status.strip()) if status is not None else None),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "python_version": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
         "device": str(device),
@@ -649,6 +649,7 @@ def train(
     progress: bool = True,
     deterministic: bool = True,
     command: Optional[list[str]] = None,
+    extra: Optional[dict] = None,
     on_epoch: Optional[Callable[[dict], None]] = None,
 ) -> dict:
     """Train one model with the paper's protocol; return the result (the JSON's content).
@@ -671,6 +672,8 @@ def train(
         On the CPU, turn on ``torch.use_deterministic_algorithms`` for the run.
     command:
         The command line recorded in the provenance (default ``sys.argv``).
+    extra:
+        More top-level entries for the result (e.g. ``{"preset": "quick"}``).
     on_epoch:
         Called with the result after each epoch.
 
@@ -745,6 +748,8 @@ def train(
             "provenance": prov,
             "stopped": None,
         }
+        if extra:
+            result |= {k: v for k, v in extra.items() if k not in result}
 
         def save(with_checkpoint: bool) -> None:
             result["complete"] = len(history) >= config.epochs and result["stopped"] is None

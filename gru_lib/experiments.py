@@ -1,0 +1,580 @@
+"""The paper's experiments: named tasks, presets, grids, tables and learning curves.
+
+Tasks (Dey & Salem 2017, §4 and Table 0)
+    ``"mnist-pixel"``: MNIST as 784 steps of one pixel, 100 hidden units, 10 classes.
+    ``"mnist-row"``: MNIST as 28 steps of one 28-pixel row, 100 hidden units.
+    ``"imdb"``: IMDB reviews as the last 80 word indices (vocabulary of the 20000
+    most frequent words), a 128-dimensional embedding, 128 hidden units, 2 classes.
+    Pixels are scaled to [0, 1]. See :mod:`gru_lib.data` for how the data is read.
+
+Presets
+    ``"paper"``: Table 0 — all the data, 100 epochs, batch 32 (hours per run on a
+    CPU, pixel-wise about 15 hours; meant for a GPU). ``"quick"``: the same model,
+    optimiser and rules on a fixed random subset for a few epochs, so that one run
+    takes about a minute on two CPU cores (:data:`PRESETS`). Quick results are
+    *not* the paper's protocol and must not be read as a replication of its tables.
+    Explicit settings override a preset's.
+
+    Subsets are drawn with a fixed seed (:data:`SUBSET_SEED`), independent of the
+    run's seed, so every run of a grid sees the same examples.
+
+Results
+    :func:`run_experiment` trains one model and writes a result JSON (see
+    :func:`gru_lib.train.train`); :func:`run_grid` runs many, skipping finished runs
+    and resuming partial ones; :func:`load_results`, :func:`summarize` and
+    :func:`results_table` aggregate result files into the paper's table shapes with
+    the paper's numbers (:mod:`gru_lib.paper`) alongside; :func:`plot_curves` draws
+    learning curves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import torch
+
+from . import paper
+from .params import MODELS
+from .train import (
+    CheckpointMismatchError,
+    NonFiniteLossError,
+    SequenceData,
+    TrainConfig,
+    checkpoint_path,
+    train,
+)
+
+__all__ = [
+    "PRESETS",
+    "SUBSET_SEED",
+    "TASKS",
+    "Task",
+    "load_results",
+    "load_task_data",
+    "make_config",
+    "plot_curves",
+    "result_filename",
+    "results_table",
+    "run_experiment",
+    "run_grid",
+    "summarize",
+]
+
+#: Seed of the fixed random subsets drawn by ``train_limit`` / ``test_limit``.
+SUBSET_SEED = 2017
+
+
+@dataclass(frozen=True)
+class Task:
+    """One of the paper's experiments: what the data is and how big the model is."""
+
+    name: str
+    dataset: str  # "mnist" or "imdb"
+    description: str
+    steps: int
+    input_size: Optional[int]  # features per step; None for token indices (embedding)
+    hidden_size: int
+    num_classes: int
+    train_size: int
+    test_size: int
+
+
+TASKS: dict[str, Task] = {
+    "mnist-pixel": Task("mnist-pixel", "mnist", "MNIST, pixel-wise: 784 steps of 1 pixel", 784, 1, 100, 10,
+                        60000, 10000),
+    "mnist-row": Task("mnist-row", "mnist", "MNIST, row-wise: 28 steps of 28 pixels", 28, 28, 100, 10,
+                      60000, 10000),
+    "imdb": Task("imdb", "imdb", "IMDB reviews: last 80 of the 20000 most frequent words, 128-d embedding",
+                 80, None, 128, 2, 25000, 25000),
+}
+
+#: Preset settings per task. "quick" was sized on two CPU cores (see results/README.md).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {t: {"epochs": 100, "batch_size": 32, "train_limit": None, "test_limit": None} for t in TASKS},
+    "quick": {
+        "mnist-row": {"epochs": 3, "batch_size": 32, "train_limit": 20000, "test_limit": 5000},
+        "imdb": {"epochs": 3, "batch_size": 32, "train_limit": 5000, "test_limit": 5000},
+        "mnist-pixel": {"epochs": 2, "batch_size": 32, "train_limit": 2000, "test_limit": 1000},
+    },
+}
+
+_MODEL_ORDER = {m: i for i, m in enumerate(MODELS)}
+_LABELS = {"gru0": "GRU0", "gru1": "GRU1", "gru2": "GRU2", "gru3": "GRU3", "lstm": "LSTM", "rnn": "Simple RNN",
+           "mgu": "MGU"}
+
+
+def _task(name: str) -> Task:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; expected one of {list(TASKS)}")
+    return TASKS[name]
+
+
+# ----------------------------------------------------------------------------- data
+def _mnist_arrays(split: str, data_dir, download: bool):
+    """``(images uint8 (N, 28, 28), labels int64 (N,))`` of one MNIST split."""
+    from .data import load_mnist
+
+    return load_mnist(split, data_dir=data_dir, download=download)
+
+
+def _mnist_to_sequences(images: torch.Tensor, mode: str) -> torch.Tensor:
+    from .data import mnist_sequences
+
+    return torch.as_tensor(mnist_sequences(images, mode=mode), dtype=torch.float32)
+
+
+def _imdb_arrays(data_dir, download: bool, num_words: int, maxlen: int) -> dict:
+    """The data package's IMDB dict (``x_train``, ``y_train``, ``x_test``, ``y_test``, …)."""
+    from .data import load_imdb
+
+    return load_imdb(data_dir=data_dir, num_words=num_words, maxlen=maxlen, download=download)
+
+
+def _subset(n: int, limit: Optional[int], salt: int) -> Optional[torch.Tensor]:
+    if limit is None or limit >= n:
+        return None
+    if limit < 1:
+        raise ValueError(f"a data limit must be a positive int, got {limit}")
+    gen = torch.Generator().manual_seed(SUBSET_SEED + salt)
+    return torch.randperm(n, generator=gen)[:limit]
+
+
+def load_task_data(
+    task: str,
+    *,
+    data_dir: Union[str, Path, None] = None,
+    download: bool = True,
+    train_limit: Optional[int] = None,
+    test_limit: Optional[int] = None,
+    num_words: int = 20000,
+    maxlen: int = 80,
+) -> SequenceData:
+    """Load a task's training and test sets as tensors, optionally a fixed random subset of each.
+
+    Raises the data package's ``DataNotFoundError`` (files missing, no download)
+    and ``DataIntegrityError`` (checksum mismatch, corrupt file).
+    """
+    t = _task(task)
+    info: dict[str, Any] = {"task": t.name, "dataset": t.dataset, "subset_seed": SUBSET_SEED,
+                            "train_limit": train_limit, "test_limit": test_limit}
+    if t.dataset == "mnist":
+        mode = "pixel" if t.name == "mnist-pixel" else "row"
+        splits = {}
+        for salt, split, limit in ((0, "train", train_limit), (1, "test", test_limit)):
+            images, labels = _mnist_arrays(split, data_dir, download)
+            images, labels = torch.as_tensor(images), torch.as_tensor(labels, dtype=torch.int64)
+            idx = _subset(images.shape[0], limit, salt)
+            if idx is not None:
+                images, labels = images[idx], labels[idx]
+            splits[split] = (_mnist_to_sequences(images, mode), labels)
+        return SequenceData(*splits["train"], *splits["test"], num_classes=10, info=info)
+
+    raw = _imdb_arrays(data_dir, download, num_words, maxlen)
+    out = {}
+    for salt, split, limit in ((0, "train", train_limit), (1, "test", test_limit)):
+        x = torch.as_tensor(raw["x_" + split], dtype=torch.int64)
+        y = torch.as_tensor(raw["y_" + split], dtype=torch.int64)
+        idx = _subset(x.shape[0], limit, salt)
+        out[split] = (x[idx], y[idx]) if idx is not None else (x, y)
+    top = max(int(out["train"][0].max()), int(out["test"][0].max()))
+    if top >= num_words:
+        raise ValueError(f"IMDB word index {top} is outside the vocabulary of {num_words} words")
+    info |= {"num_words": num_words, "maxlen": maxlen}
+    return SequenceData(*out["train"], *out["test"], num_classes=2, num_embeddings=num_words, info=info)
+
+
+# ----------------------------------------------------------------------------- runs
+def make_config(task: str, model: str, *, activation: str = "tanh", lr: float = 1e-3, seed: int = 0,
+                preset: str = "paper", **overrides: Any) -> TrainConfig:
+    """A :class:`~gru_lib.train.TrainConfig`: the task's model size, then the preset, then ``overrides``.
+
+    >>> make_config("mnist-row", "gru2", preset="quick").epochs
+    3
+    >>> make_config("imdb", "gru0", preset="quick", epochs=5).hidden_size
+    128
+    """
+    t = _task(task)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {list(PRESETS)}")
+    settings: dict[str, Any] = {"hidden_size": t.hidden_size}
+    settings |= PRESETS[preset][task]
+    settings |= {k: v for k, v in overrides.items()}
+    return TrainConfig(task=task, model=model, activation=activation, lr=lr, seed=seed, **settings)
+
+
+def run_experiment(
+    task: str,
+    model: str,
+    *,
+    activation: str = "tanh",
+    lr: float = 1e-3,
+    seed: int = 0,
+    preset: str = "paper",
+    out: Union[str, Path, None] = None,
+    resume: bool = False,
+    data_dir: Union[str, Path, None] = None,
+    download: bool = True,
+    progress: bool = True,
+    data: Optional[SequenceData] = None,
+    command: Optional[list[str]] = None,
+    **overrides: Any,
+) -> dict:
+    """Train ``model`` on ``task`` and return the result (also written to ``out`` if given).
+
+    ``overrides`` are :class:`~gru_lib.train.TrainConfig` fields (``epochs``,
+    ``train_limit``, ``dropout_at``, ``lr_schedule``, ``init``, ``device``, …).
+    ``data`` skips loading (it must match the task and the limits).
+
+    >>> result = run_experiment("mnist-row", "gru2", preset="quick")   # doctest: +SKIP
+    >>> result["history"][-1]["test_acc"]                              # doctest: +SKIP
+    """
+    config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
+    if data is None:
+        data = load_task_data(task, data_dir=data_dir, download=download, train_limit=config.train_limit,
+                              test_limit=config.test_limit)
+    return train(config, data, out=out, resume=resume, progress=progress, command=command,
+                 extra={"preset": preset})
+
+
+def result_filename(task: str, model: str, activation: str, lr: float, seed: int) -> str:
+    """``{task}_{model}_{activation}_lr{lr}_seed{seed}.json``, e.g. ``imdb_gru1_tanh_lr0.001_seed0.json``."""
+    return f"{task}_{model}_{activation}_lr{lr:g}_seed{seed}.json"
+
+
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run_grid(
+    task: str,
+    models: Sequence[str],
+    activations: Sequence[str] = ("tanh",),
+    lrs: Sequence[float] = (1e-3,),
+    seeds: Sequence[int] = (0,),
+    out_dir: Union[str, Path] = "results",
+    *,
+    preset: str = "quick",
+    data_dir: Union[str, Path, None] = None,
+    download: bool = True,
+    progress: bool = True,
+    command: Optional[list[str]] = None,
+    **overrides: Any,
+) -> list[dict]:
+    """Run every combination one after the other; return one status dict per run.
+
+    A run whose JSON is complete with at least the requested epochs is skipped;
+    a run with a checkpoint is resumed; a run that stopped on a non-finite loss
+    is not retried (delete its files to retry). A run that diverges is recorded
+    and the grid goes on. The data is loaded once for the whole grid. Statuses:
+    ``"done"``, ``"skipped"``, ``"resumed"``, ``"diverged"``, ``"stopped earlier"``,
+    ``"mismatch"`` (the existing files are from a different configuration).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data: Optional[SequenceData] = None
+    statuses = []
+    combos = [(m, a, lr, s) for a in activations for lr in lrs for m in models for s in seeds]
+    for i, (model, activation, lr, seed) in enumerate(combos, 1):
+        path = out_dir / result_filename(task, model, activation, lr, seed)
+        config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
+        status = {"path": str(path), "model": model, "activation": activation, "lr": lr, "seed": seed}
+        existing = _read_json(path)
+        if existing is not None and existing.get("stopped"):
+            statuses.append(status | {"status": "stopped earlier", "message": existing["stopped"].get("message")})
+            continue
+        if existing is not None and existing.get("complete") and len(existing.get("history", [])) >= config.epochs:
+            statuses.append(status | {"status": "skipped"})
+            continue
+        resumed = checkpoint_path(path).exists()
+        if progress:
+            import sys
+
+            word = "resuming" if resumed else "running"
+            print(f"[{i}/{len(combos)}] {word} {path.name}", file=sys.stderr, flush=True)
+        if data is None:
+            data = load_task_data(task, data_dir=data_dir, download=download, train_limit=config.train_limit,
+                                  test_limit=config.test_limit)
+        try:
+            run_experiment(task, model, activation=activation, lr=lr, seed=seed, preset=preset, out=path,
+                           resume=True, progress=progress, data=data, command=command, **overrides)
+        except NonFiniteLossError as e:
+            statuses.append(status | {"status": "diverged", "message": str(e)})
+            continue
+        except CheckpointMismatchError as e:
+            statuses.append(status | {"status": "mismatch", "message": str(e)})
+            continue
+        statuses.append(status | {"status": "resumed" if resumed else "done"})
+    return statuses
+
+
+# ----------------------------------------------------------------------------- aggregation
+def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: Optional[str] = None,
+                 complete_only: bool = False) -> list[dict]:
+    """Read result JSON files: a directory (its ``*.json``, recursively), one file, or a list of files.
+
+    Files that are not ``gru_lib`` results are ignored. Each result gains a ``"path"`` key.
+    """
+    from .train import RESULT_FORMAT
+
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if not p.exists():
+            raise FileNotFoundError(f"no such results file or directory: {p}")
+        files = sorted(p.rglob("*.json")) if p.is_dir() else [p]
+    else:
+        files = [Path(f) for f in source]
+    results = []
+    for f in files:
+        r = _read_json(f)
+        if not isinstance(r, dict) or r.get("format") != RESULT_FORMAT:
+            continue
+        if task is not None and r["config"]["task"] != task:
+            continue
+        if complete_only and not r.get("complete"):
+            continue
+        r["path"] = str(f)
+        results.append(r)
+    return results
+
+
+def _pick_epoch(history: list[dict], which: str) -> Optional[dict]:
+    if not history:
+        return None
+    if which == "final":
+        return history[-1]
+    if which == "best":
+        return max(history, key=lambda h: (h["test_acc"], -h["epoch"]))
+    raise ValueError(f"which must be 'final' or 'best', got {which!r}")
+
+
+def _mean_sd(values: list[float]) -> tuple[Optional[float], Optional[float]]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def summarize(results: Sequence[dict], *, task: Optional[str] = None, which: str = "final") -> list[dict]:
+    """One row per (task, activation, model, η): mean and sample sd over seeds, with the paper's cell.
+
+    ``which="final"`` takes each run's last epoch, ``"best"`` its epoch of highest
+    test accuracy (optimistic: it selects on the test set). Accuracies are fractions;
+    the paper's (``paper_train``, ``paper_test``) are percentages as printed.
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        c = r["config"]
+        if task is not None and c["task"] != task:
+            continue
+        groups.setdefault((c["task"], c["activation"], c["model"], c["lr"]), []).append(r)
+    rows = []
+    for (t, act, model, lr), runs in groups.items():
+        picked = [(r, _pick_epoch(r["history"], which)) for r in runs]
+        picked = [(r, h) for r, h in picked if h is not None]
+        tr_m, tr_sd = _mean_sd([h["train_acc"] for _, h in picked])
+        te_m, te_sd = _mean_sd([h["test_acc"] for _, h in picked])
+        secs = [statistics.fmean(e["seconds"] for e in r["history"]) for r, _ in picked]
+        table = paper.paper_table_for(t, act)
+        rows.append({
+            "task": t, "activation": act, "model": model, "lr": lr,
+            "seeds": sorted(r["config"]["seed"] for r in runs), "n": len(picked),
+            "epochs": sorted({h["epoch"] for _, h in picked}),
+            "complete": all(r.get("complete") for r in runs),
+            "stopped": sum(1 for r in runs if r.get("stopped")),
+            "train_acc_mean": tr_m, "train_acc_sd": tr_sd, "test_acc_mean": te_m, "test_acc_sd": te_sd,
+            "seconds_per_epoch": statistics.fmean(secs) if secs else None,
+            "params": runs[0]["params"],
+            "presets": sorted({str(r.get("preset")) for r in runs}),
+            "train_size": sorted({r["data"]["train_size"] for r in runs}),
+            "test_size": sorted({r["data"]["test_size"] for r in runs}),
+            "paper_table": table.number if table else None,
+            "paper_train": paper.paper_accuracy(t, act, model, lr, "train"),
+            "paper_test": paper.paper_accuracy(t, act, model, lr, "test"),
+            "paper_params": paper.paper_params(t, model),
+        })
+    rows.sort(key=lambda r: (r["task"], r["activation"], _MODEL_ORDER.get(r["model"], 99), -r["lr"]))
+    return rows
+
+
+def _fmt_acc(mean: Optional[float], sd: Optional[float]) -> str:
+    if mean is None:
+        return "–"
+    s = f"{100 * mean:.1f}"
+    return s + (f" ± {100 * sd:.1f}" if sd is not None else "")
+
+
+def _fmt_lr(lr: float) -> str:
+    exp = math.floor(math.log10(lr))
+    mant = lr / 10 ** exp
+    return f"10^{exp}" if abs(mant - 1) < 1e-9 else f"{lr:g}"
+
+
+def results_table(
+    results: Sequence[dict],
+    task: str,
+    *,
+    activation: Optional[str] = None,
+    which: str = "final",
+    format: str = "markdown",
+    timing: bool = False,
+) -> Union[str, list[dict]]:
+    """Our results in the shape of the paper's Tables 1–3, with the paper's numbers alongside.
+
+    Rows are the models (GRU0–GRU3, then any baselines), columns Train and Test
+    accuracy (%) per base rate η, then "# Params" (the recurrent layer's count, as
+    the paper counts). A cell reads ``ours mean ± sd [paper]``: mean and sample sd
+    over seeds (no sd for one seed), the paper's printed number in brackets where
+    it has one. ``timing=True`` adds seconds per epoch per η.
+
+    ``format``: ``"markdown"`` (one table per activation, each with a caption),
+    ``"csv"`` (the :func:`summarize` rows as CSV text) or ``"rows"`` (those rows).
+    """
+    _task(task)
+    rows = summarize(results, task=task, which=which)
+    if activation is not None:
+        rows = [r for r in rows if r["activation"] == activation]
+    if format == "rows":
+        return rows
+    if format == "csv":
+        buf = io.StringIO()
+        fields = ["task", "activation", "model", "lr", "n", "seeds", "epochs", "train_acc_mean", "train_acc_sd",
+                  "test_acc_mean", "test_acc_sd", "seconds_per_epoch", "params", "paper_table", "paper_train",
+                  "paper_test", "paper_params", "presets", "train_size", "test_size", "complete", "stopped"]
+        w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items()})
+        return buf.getvalue()
+    if format != "markdown":
+        raise ValueError(f"format must be 'markdown', 'csv' or 'rows', got {format!r}")
+    if not rows:
+        return f"No results for task {task!r}" + (f" with activation {activation!r}" if activation else "") + ".\n"
+    blocks = []
+    for act in sorted({r["activation"] for r in rows}):
+        blocks.append(_markdown_table([r for r in rows if r["activation"] == act], task, act, which, timing))
+    return "\n".join(blocks)
+
+
+def _markdown_table(rows: list[dict], task: str, activation: str, which: str, timing: bool) -> str:
+    t = TASKS[task]
+    lrs = sorted({r["lr"] for r in rows}, reverse=True)
+    models = sorted({r["model"] for r in rows}, key=lambda m: _MODEL_ORDER.get(m, 99))
+    cell = {(r["model"], r["lr"]): r for r in rows}
+    table = paper.paper_table_for(task, activation)
+    epochs = sorted({e for r in rows for e in r["epochs"]})
+    seeds = sorted({r["n"] for r in rows})
+    presets = sorted({p for r in rows for p in r["presets"]})
+    sizes = sorted({(a, b) for r in rows for a in r["train_size"] for b in r["test_size"]})
+    caption = (f"**{t.description}, {activation}.** Accuracy (%) at the "
+               f"{'final' if which == 'final' else 'best (by test accuracy)'} epoch "
+               f"(epoch {', '.join(map(str, epochs))}), mean ± sd over {'/'.join(map(str, seeds))} seed(s); "
+               f"training on {', '.join(f'{a}' for a, _ in sizes)} and testing on "
+               f"{', '.join(f'{b}' for _, b in sizes)} examples; preset {', '.join(presets)}. ")
+    if table is not None:
+        caption += (f"In brackets: the paper's Table {table.number} ({table.epochs} epochs, all the data). "
+                    "Train is the running accuracy over the epoch with dropout on.")
+    else:
+        caption += "The paper has no table for this task and activation."
+    head = ["Variant"]
+    for lr in lrs:
+        head += [f"η={_fmt_lr(lr)} Train", f"η={_fmt_lr(lr)} Test"] + ([f"η={_fmt_lr(lr)} s/epoch"] if timing else [])
+    head.append("# Params")
+    lines = [caption, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in models:
+        line = [_LABELS.get(m, m)]
+        params = None
+        for lr in lrs:
+            r = cell.get((m, lr))
+            if r is None:
+                line += ["–", "–"] + (["–"] if timing else [])
+                continue
+            params = r["params"]
+            for split in ("train", "test"):
+                s = _fmt_acc(r[f"{split}_acc_mean"], r[f"{split}_acc_sd"])
+                if r["stopped"]:
+                    s += f" ({r['stopped']} diverged)"
+                p = r[f"paper_{split}"]
+                line.append(s + (f" [{p:g}]" if p is not None else ""))
+            if timing:
+                line.append(f"{r['seconds_per_epoch']:.1f}" if r["seconds_per_epoch"] is not None else "–")
+        pp = paper.paper_params(task, m)
+        line.append(f"{params}" + (f" [{pp}]" if pp is not None and pp != params else ""))
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- figures
+def plot_curves(
+    results: Sequence[dict],
+    *,
+    metric: str = "acc",
+    splits: Sequence[str] = ("train", "test"),
+    ax=None,
+    title: Optional[str] = None,
+    group_seeds: bool = True,
+):
+    """Learning curves (accuracy in % or loss per epoch) of result dicts; returns the matplotlib Figure.
+
+    One colour per (model, activation, η); solid lines for test, dashed for train.
+    With ``group_seeds`` the runs that differ only in seed are drawn as their mean
+    with a band from the lowest to the highest seed. matplotlib is needed (the
+    ``book`` extra) and imported only here.
+    """
+    import matplotlib.pyplot as plt
+
+    if metric not in ("acc", "loss"):
+        raise ValueError(f"metric must be 'acc' or 'loss', got {metric!r}")
+    for s in splits:
+        if s not in ("train", "test"):
+            raise ValueError(f"splits must be 'train' and/or 'test', got {s!r}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+    else:
+        fig = ax.figure
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        c = r["config"]
+        key = (c["task"], c["model"], c["activation"], c["lr"]) + (() if group_seeds else (c["seed"],))
+        groups.setdefault(key, []).append(r)
+    keys = sorted(groups, key=lambda k: (k[0], _MODEL_ORDER.get(k[1], 99), k[2], -k[3], k[4:]))
+    tasks = {k[0] for k in keys}
+    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    scale = 100.0 if metric == "acc" else 1.0
+    for i, key in enumerate(keys):
+        runs = groups[key]
+        label = f"{_LABELS.get(key[1], key[1])} {key[2]} η={key[3]:g}" + (f" seed {key[4]}" if len(key) > 4 else "")
+        if len(tasks) > 1:
+            label = f"{key[0]} " + label
+        color = colors[i % len(colors)]
+        for split in splits:
+            n_epochs = min(len(r["history"]) for r in runs)
+            if n_epochs == 0:
+                continue
+            epochs = [runs[0]["history"][e]["epoch"] for e in range(n_epochs)]
+            values = [[scale * (r["history"][e][f"{split}_{metric}"] if r["history"][e][f"{split}_{metric}"]
+                                is not None else float("nan")) for r in runs] for e in range(n_epochs)]
+            mean = [statistics.fmean(v) for v in values]
+            style = "-" if split == "test" else "--"
+            ax.plot(epochs, mean, style, color=color, marker="o" if n_epochs < 15 else None, markersize=3,
+                    label=f"{label} ({split})")
+            if len(runs) > 1:
+                ax.fill_between(epochs, [min(v) for v in values], [max(v) for v in values], color=color,
+                                alpha=0.15, linewidth=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)" if metric == "acc" else "loss")
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if keys:
+        ax.legend(fontsize="small")
+    return fig
