@@ -26,8 +26,8 @@ from .train import (
     DROPOUT_PLACEMENTS,
     INITS,
     LR_SCHEDULES,
-    CheckpointMismatchError,
     NonFiniteLossError,
+    ResumeError,
     checkpoint_path,
 )
 
@@ -205,6 +205,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         return EXIT_USAGE
     if args.overwrite:
         checkpoint_path(out).unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
     run_experiment(
         args.task, args.variant, activation=args.activation, lr=args.lr, seed=args.seed, preset=args.preset,
         out=out, resume=args.resume, data_dir=args.data_dir, download=not args.no_download,
@@ -277,7 +278,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("\ninterrupted: every completed epoch is saved" + where + "; continue with --resume"
               + (" (grid: run the same command again)" if args.command == "grid" else "") + ".", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except CheckpointMismatchError as e:
+    except ResumeError as e:
         _error(str(e))
         return EXIT_USAGE
     except data_errors as e:  # type: ignore[misc]

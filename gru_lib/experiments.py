@@ -43,11 +43,12 @@ import torch
 from . import paper
 from .params import MODELS
 from .train import (
-    CheckpointMismatchError,
     NonFiniteLossError,
+    ResumeError,
     SequenceData,
     TrainConfig,
     checkpoint_path,
+    config_differences,
     train,
 )
 
@@ -278,7 +279,8 @@ def run_grid(
     is not retried (delete its files to retry). A run that diverges is recorded
     and the grid goes on. The data is loaded once for the whole grid. Statuses:
     ``"done"``, ``"skipped"``, ``"resumed"``, ``"diverged"``, ``"stopped earlier"``,
-    ``"mismatch"`` (the existing files are from a different configuration).
+    ``"mismatch"`` (the existing files are from a different configuration, or a
+    partial result lacks its checkpoint).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -290,6 +292,11 @@ def run_grid(
         config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
         status = {"path": str(path), "model": model, "activation": activation, "lr": lr, "seed": seed}
         existing = _read_json(path)
+        diffs = config_differences(existing.get("config", {}), config) if existing is not None else []
+        if diffs:
+            statuses.append(status | {"status": "mismatch", "message": f"{path} was made with other settings: "
+                                      + "; ".join(diffs)})
+            continue
         if existing is not None and existing.get("stopped"):
             statuses.append(status | {"status": "stopped earlier", "message": existing["stopped"].get("message")})
             continue
@@ -311,7 +318,7 @@ def run_grid(
         except NonFiniteLossError as e:
             statuses.append(status | {"status": "diverged", "message": str(e)})
             continue
-        except CheckpointMismatchError as e:
+        except ResumeError as e:
             statuses.append(status | {"status": "mismatch", "message": str(e)})
             continue
         statuses.append(status | {"status": "resumed" if resumed else "done"})

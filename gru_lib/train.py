@@ -93,7 +93,7 @@ from .variants import VARIANTS
 
 __all__ = [
     "ACTIVATIONS",
-    "CheckpointMismatchError",
+    "ResumeError",
     "DROPOUT_PLACEMENTS",
     "INITS",
     "KERAS_RMSPROP",
@@ -108,6 +108,7 @@ __all__ = [
     "atomic_write_json",
     "build_model",
     "checkpoint_path",
+    "config_differences",
     "device_name",
     "epoch_lr",
     "eq18_lr",
@@ -140,8 +141,8 @@ class NonFiniteLossError(RuntimeError):
         )
 
 
-class CheckpointMismatchError(ValueError):
-    """``resume=True`` found a checkpoint made with a different configuration."""
+class ResumeError(ValueError):
+    """``resume=True`` cannot continue a run: its checkpoint has another configuration, or is missing."""
 
 
 # ----------------------------------------------------------------------------- eq. 18
@@ -623,6 +624,14 @@ def _run_environment(device: torch.device, threads: Optional[int], deterministic
         torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
 
 
+def _read_result(path: Path) -> Optional[dict]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def _load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -630,12 +639,16 @@ def _load_checkpoint(path: Path) -> dict:
         raise ValueError(f"cannot read checkpoint {path}: {e}") from e
 
 
+def config_differences(saved: dict, config: TrainConfig) -> list[str]:
+    """The settings in which ``config`` differs from a saved configuration, apart from the resumable ones."""
+    return [f"{k}: saved {saved.get(k)!r}, now {v!r}" for k, v in config.to_dict().items()
+            if k not in TrainConfig.RESUMABLE_CHANGES and saved.get(k) != v]
+
+
 def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
-    ours = config.to_dict()
-    diffs = [f"{k}: checkpoint {saved.get(k)!r}, now {v!r}" for k, v in ours.items()
-             if k not in TrainConfig.RESUMABLE_CHANGES and saved.get(k) != v]
+    diffs = config_differences(saved, config)
     if diffs:
-        raise CheckpointMismatchError(
+        raise ResumeError(
             f"cannot resume {path}: it was made with a different configuration ("
             + "; ".join(diffs) + "). Use the same settings, or a new --out path.")
 
@@ -690,8 +703,9 @@ def train(
     NonFiniteLossError
         The loss became NaN or infinite (the result file says so; the checkpoint
         keeps the last good epoch).
-    CheckpointMismatchError
-        ``resume=True`` found a checkpoint of a different configuration.
+    ResumeError
+        ``resume=True`` found a checkpoint of a different configuration, or a
+        partial result whose checkpoint is missing.
     """
     device = resolve_device(config.device)
     out = Path(out) if out is not None else None
@@ -718,6 +732,18 @@ def train(
 
         history: list[dict] = []
         sessions: list[dict] = []
+        if resume and ckpt is not None and not ckpt.exists() and out.exists():
+            # a result without its checkpoint (e.g. one copied or committed without it)
+            previous = _read_result(out)
+            if previous is not None and previous.get("history"):
+                _check_resumable(previous.get("config", {}), config, out)
+                if previous.get("complete") and len(previous["history"]) >= config.epochs:
+                    bar.message(f"{out}: already complete ({len(previous['history'])} epochs)")
+                    return previous
+                raise ResumeError(
+                    f"cannot resume {out}: its checkpoint {ckpt.name} is missing, so epoch "
+                    f"{len(previous['history']) + 1} cannot continue from epoch {len(previous['history'])}. "
+                    "Start the run again (--overwrite) or restore the checkpoint.")
         if resume and ckpt is not None and ckpt.exists():
             state = _load_checkpoint(ckpt)
             if state.get("format") != CHECKPOINT_FORMAT:
@@ -729,9 +755,10 @@ def train(
             history = list(state["history"])
             sessions = list(state.get("sessions", []))
             bar.message(f"resuming {out} after epoch {len(history)} of {config.epochs}")
-        sessions.append({k: prov[k] for k in ("date", "command", "device", "device_name", "threads",
-                                               "git_commit", "git_dirty", "gru_lib_version", "torch_version")}
-                        | {"first_epoch": len(history) + 1})
+        if len(history) < config.epochs:
+            sessions.append({k: prov[k] for k in ("date", "command", "device", "device_name", "threads",
+                                                   "git_commit", "git_dirty", "gru_lib_version", "torch_version")}
+                            | {"first_epoch": len(history) + 1})
         prov = prov | {"sessions": sessions}
 
         x_tr, y_tr = data.x_train.to(device), data.y_train.to(device)
@@ -766,7 +793,9 @@ def train(
             atomic_write_json(out, result)
 
         if len(history) >= config.epochs:
-            save(with_checkpoint=False)
+            result["complete"] = result["stopped"] is None
+            if out is not None and not out.exists():
+                save(with_checkpoint=False)
             bar.message(f"{out}: already complete ({len(history)} epochs)")
             return result
 
