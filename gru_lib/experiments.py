@@ -166,6 +166,9 @@ def load_task_data(
     info: dict[str, Any] = {"task": t.name, "dataset": t.dataset, "subset_seed": SUBSET_SEED,
                             "train_limit": train_limit, "test_limit": test_limit}
     if t.dataset == "mnist":
+        from .data import resolve_data_dir
+
+        info["data_dir"] = str(resolve_data_dir(data_dir))
         mode = "pixel" if t.name == "mnist-pixel" else "row"
         splits = {}
         for salt, split, limit in ((0, "train", train_limit), (1, "test", test_limit)):
@@ -188,6 +191,7 @@ def load_task_data(
     if top >= num_words:
         raise ValueError(f"IMDB word index {top} is outside the vocabulary of {num_words} words")
     info |= {"num_words": num_words, "maxlen": maxlen}
+    info |= {k: raw[k] for k in ("source", "source_sha256", "index_from") if k in raw}
     return SequenceData(*out["train"], *out["test"], num_classes=2, num_embeddings=num_words, info=info)
 
 
