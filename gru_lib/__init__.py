@@ -7,7 +7,15 @@ The modules mirror ``torch.nn``:
 * :class:`SimpleRNN`, :class:`LSTM`, :class:`MGU` — the baselines;
 * :func:`count_params` — closed-form parameter counts;
 * :mod:`gru_lib.convert` — PyTorch and Keras weights, update-rule conventions.
+
+The rest is imported on first use, so that ``import gru_lib`` stays light:
+:mod:`gru_lib.data` (MNIST, IMDB), :mod:`gru_lib.train` and
+:mod:`gru_lib.experiments` (the paper's protocol), :mod:`gru_lib.paper` (its
+tables), :mod:`gru_lib.report`, :mod:`gru_lib.plots`, :mod:`gru_lib.widgets` and
+:mod:`gru_lib.exercises`.
 """
+
+import importlib as _importlib
 
 from . import convert
 from .baselines import LSTM, MGU, SimpleRNN
@@ -17,6 +25,20 @@ from .rnn import GRU
 from .variants import VARIANTS, Variant, get_variant
 
 __version__ = "0.1.0"
+
+_LAZY_SUBMODULES = ("data", "exercises", "experiments", "init", "paper", "plots", "report", "train", "widgets")
+
+
+def __getattr__(name: str):
+    # PEP 562: ``gru_lib.data`` and friends work after a bare ``import gru_lib``
+    # without paying for (or requiring) their dependencies at import time.
+    if name in _LAZY_SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'gru_lib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 __all__ = [
     "GRU",

@@ -42,15 +42,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 HTML_DIR = REPO / "_build" / "html"
 NODE_MODULES = REPO / "node_modules"
-CHROMIUM = Path(os.environ.get("GRU_BOOK_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 REPO_URL = "https://github.com/gru-variants/gru-variants-book"
 BRANCH = "main"
 TIMEOUT_MS = 30_000
@@ -128,21 +119,10 @@ def built_book() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(built_book):
+def browser(built_book, chromium):
     if not (NODE_MODULES / "mathjax").is_dir():
         pytest.skip("the browser tests serve CDN scripts from node_modules: run npm ci")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("pip install playwright (the browser itself comes from: apt-get install chromium)")
-    if not CHROMIUM.is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    return chromium
 
 
 @pytest.fixture(scope="session")

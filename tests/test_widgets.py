@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from gru_lib import MODELS, VARIANTS, count_params
 from gru_lib import widgets
 
-CHROMIUM = Path(os.environ.get("GRU_BOOK_CHROMIUM", "/usr/bin/chromium"))
 
 
 def reference(model, n, m, convention, layers=1, bidirectional=False):
@@ -167,23 +164,15 @@ def test_static_explorer_is_an_html_display():
 # ------------------------------------------------------------ the page in Chromium
 
 
-@pytest.fixture(scope="module")
-def chromium_page():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("pip install playwright")
-    if not CHROMIUM.is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.set_content(f"<!doctype html><html><body>{widgets.explorer_html()}</body></html>")
-        yield page, errors
-        browser.close()
+@pytest.fixture
+def chromium_page(chromium):
+    page = chromium.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.set_content(f"<!doctype html><html><body>{widgets.explorer_html()}</body></html>")
+    yield page, errors
+    page.close()
 
 
 @pytest.mark.browser

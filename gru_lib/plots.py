@@ -1,0 +1,308 @@
+"""Figures the chapters draw: gradient norms through time, gate activations, state traces.
+
+Every helper takes plain arrays (``torch.Tensor`` or anything ``numpy.asarray``
+accepts), draws with matplotlib and returns the ``matplotlib.figure.Figure``. Helpers
+that draw a single panel accept ``ax=`` so that a chapter can place several of them
+in one figure. matplotlib is needed (the ``book`` extra) and imported only inside
+the functions, so ``import gru_lib`` never requires it.
+
+* :func:`plot_gradient_norms` — ``‖∂L/∂x_t‖`` (or any positive series) against the
+  time step, on a logarithmic axis: how far back a gradient reaches.
+* :func:`plot_gates` — the gates of one sequence as heatmaps (units × time), with the
+  input image beside them.
+* :func:`plot_gate_grid` — the same for several models, one row per model.
+* :func:`plot_traces` — a few units' values over time, e.g. a state trajectory.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+__all__ = ["plot_gradient_norms", "plot_gates", "plot_gate_grid", "plot_traces", "unit_order"]
+
+#: What the gate letters stand for in titles.
+GATE_NAMES = {"z": "update gate $z_t$", "r": "reset gate $r_t$", "h_tilde": r"candidate $\tilde h_t$"}
+
+
+def _array(a: Any, name: str, ndim: Optional[int] = None) -> np.ndarray:
+    """``a`` as a float numpy array (detached, on the CPU), optionally of ``ndim`` dimensions."""
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    out = np.asarray(a, dtype=float)
+    if ndim is not None and out.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {out.shape}")
+    return out
+
+
+def _figure_and_ax(ax, figsize: tuple[float, float]):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_gradient_norms(
+    norms: Mapping[str, Any],
+    *,
+    ax=None,
+    title: Optional[str] = None,
+    relative: bool = False,
+    xlabel: str = "time step $t$",
+    ylabel: Optional[str] = None,
+    styles: Optional[Mapping[str, Mapping[str, Any]]] = None,
+):
+    """Plot gradient norms against the time step on a logarithmic y-axis.
+
+    Parameters
+    ----------
+    norms:
+        ``{label: values}``, each a 1-D series of length ``T`` whose entry ``t - 1``
+        is the norm at step ``t`` (e.g. ``‖∂L/∂x_t‖`` averaged over a batch).
+    ax:
+        Draw into this Axes; a new figure otherwise.
+    title:
+        The panel's title.
+    relative:
+        Divide each series by its last value, so that every curve ends at 1 and the
+        slopes (decay per step) can be compared directly.
+    xlabel, ylabel:
+        Axis labels; ``ylabel`` defaults to a description of what is plotted.
+    styles:
+        ``{label: matplotlib line keywords}`` for some of the series (colour, dashes, …).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding the Axes. Zeros (gradients that underflowed) are not drawn.
+    """
+    if not norms:
+        raise ValueError("norms is empty: nothing to plot")
+    fig, ax = _figure_and_ax(ax, (6.4, 4.0))
+    styles = styles or {}
+    for label, values in norms.items():
+        y = _array(values, f"norms[{label!r}]", ndim=1)
+        if relative:
+            if y[-1] <= 0:
+                raise ValueError(f"norms[{label!r}] ends at {y[-1]}; cannot normalise by it")
+            y = y / y[-1]
+        y = np.where(y > 0, y, np.nan)  # a log axis cannot show 0
+        t = np.arange(1, y.shape[0] + 1)
+        ax.plot(t, y, label=str(label), **dict(styles.get(label, {})))
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    if ylabel is None:
+        ylabel = r"$\|\partial L/\partial x_t\|$" + (" / its value at $t = T$" if relative else "")
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def unit_order(values: Any, by: str = "mean") -> np.ndarray:
+    """An ordering of the units of a ``(T, n)`` array, for heatmaps that read easily.
+
+    ``by="mean"`` sorts the units by their mean over time (ascending); ``by="none"``
+    keeps them as they are.
+    """
+    a = _array(values, "values", ndim=2)
+    if by == "none":
+        return np.arange(a.shape[1])
+    if by == "mean":
+        return np.argsort(a.mean(axis=0), kind="stable")
+    raise ValueError(f"by must be 'mean' or 'none', got {by!r}")
+
+
+def _draw_image(ax, image: Any, image_title: Optional[str]) -> None:
+    img = _array(image, "image", ndim=2)
+    ax.imshow(img, cmap="gray_r")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if image_title is not None:
+        ax.set_title(image_title)
+
+
+def _draw_gate(ax, values: np.ndarray, order: np.ndarray, title: str, vmin: float, vmax: float, cmap: str):
+    """Draw ``values`` (T, n) as units × time, units in ``order``; return the image."""
+    T, n = values.shape
+    im = ax.imshow(
+        values[:, order].T, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
+        extent=(0.5, T + 0.5, n - 0.5, -0.5),
+    )
+    ax.set_title(title)
+    return im
+
+
+def plot_gates(
+    gates: Mapping[str, Any],
+    *,
+    image: Any = None,
+    keys: Sequence[str] = ("z", "r"),
+    order: Any = "mean",
+    title: Optional[str] = None,
+    image_title: Optional[str] = "input",
+    cmap: str = "viridis",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    axes: Optional[Sequence[Any]] = None,
+    colorbar: bool = True,
+):
+    """Heatmaps of gate activations over one sequence: one panel per gate, units × time.
+
+    Parameters
+    ----------
+    gates:
+        ``{"z": array, "r": array, …}``, each of shape ``(T, n)`` (time steps ×
+        units), as collected by stepping a :class:`gru_lib.GRUCell` through a sequence
+        with ``return_gates=True`` and stacking the steps.
+    image:
+        Optional 2-D array drawn in grey to the left of the gates (e.g. the MNIST digit
+        whose rows were the input sequence).
+    keys:
+        Which entries of ``gates`` to draw, in order.
+    order:
+        How to order the units on the vertical axis: ``"mean"`` (by the mean of the
+        first key over time, see :func:`unit_order`), ``"none"``, or an explicit
+        sequence of unit indices used for every panel.
+    title:
+        A title over the whole figure (only when the figure is created here).
+    image_title:
+        The image panel's title.
+    cmap, vmin, vmax:
+        Colour map and its range; gates lie in ``[0, 1]``.
+    axes:
+        Draw into these Axes: ``len(keys)`` of them, plus one first for the image when
+        ``image`` is given. A new figure otherwise.
+    colorbar:
+        Add one colour bar for all gate panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if not keys:
+        raise ValueError("keys is empty: nothing to plot")
+    missing = [k for k in keys if k not in gates]
+    if missing:
+        raise KeyError(f"gates has no {missing}; it has {sorted(gates)}")
+    arrays = {k: _array(gates[k], f"gates[{k!r}]", ndim=2) for k in keys}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"all gates must have the same shape (T, n), got {sorted(shapes)}")
+    if isinstance(order, str):
+        idx = unit_order(arrays[keys[0]], by=order)
+    else:
+        idx = np.asarray(order, dtype=int)
+    n_panels = len(keys) + (image is not None)
+    if axes is None:
+        widths = ([0.8] if image is not None else []) + [1.6] * len(keys)
+        fig, axes = plt.subplots(1, n_panels, figsize=(1.9 + 3.4 * len(keys), 3.2), width_ratios=widths,
+                                 constrained_layout=True)
+        axes = np.atleast_1d(axes)
+        if title is not None:
+            fig.suptitle(title)
+    else:
+        axes = list(axes)
+        if len(axes) != n_panels:
+            raise ValueError(f"need {n_panels} axes (image first when given), got {len(axes)}")
+        fig = axes[0].figure
+    panels = list(axes)
+    if image is not None:
+        _draw_image(panels.pop(0), image, image_title)
+    mappable = None
+    for i, (ax, k) in enumerate(zip(panels, keys)):
+        mappable = _draw_gate(ax, arrays[k], idx, GATE_NAMES.get(k, k), vmin, vmax, cmap)
+        ax.set_xlabel("time step $t$")
+        if i == 0:
+            ax.set_ylabel("unit" + (" (sorted)" if not (isinstance(order, str) and order == "none") else ""))
+    if colorbar and mappable is not None:
+        fig.colorbar(mappable, ax=panels, shrink=0.9)
+    return fig
+
+
+def plot_gate_grid(
+    rows: Mapping[str, Mapping[str, Any]],
+    *,
+    image: Any = None,
+    keys: Sequence[str] = ("z", "r"),
+    order: str = "mean",
+    title: Optional[str] = None,
+    image_title: Optional[str] = "input",
+    cmap: str = "viridis",
+):
+    """Gate heatmaps of several models over the same input, one row per model.
+
+    ``rows`` is ``{row label: gates}`` with ``gates`` as in :func:`plot_gates`. The
+    image (if any) is drawn once, in the first column of the first row; the row
+    labels go on the left. Returns the ``matplotlib.figure.Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("rows is empty: nothing to plot")
+    n_rows = len(rows)
+    n_cols = len(keys) + (image is not None)
+    widths = ([0.8] if image is not None else []) + [1.6] * len(keys)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.9 + 3.4 * len(keys), 2.5 * n_rows + 0.4),
+                             width_ratios=widths, squeeze=False, constrained_layout=True)
+    for r, (label, gates) in enumerate(rows.items()):
+        row_axes = list(axes[r])
+        if image is not None:
+            img_ax = row_axes[0]
+            if r == 0:
+                _draw_image(img_ax, image, image_title)
+            else:
+                img_ax.axis("off")
+        plot_gates(gates, image=None, keys=keys, order=order, cmap=cmap,
+                   axes=row_axes[1:] if image is not None else row_axes, colorbar=False)
+        first = row_axes[1] if image is not None else row_axes[0]
+        first.set_ylabel(f"{label}\nunit" + (" (sorted)" if order != "none" else ""))
+        if r < n_rows - 1:
+            for ax in (row_axes[1:] if image is not None else row_axes):
+                ax.set_xlabel("")
+    mappable = axes[0][-1].images[0]
+    fig.colorbar(mappable, ax=[a for row in axes for a in row[(image is not None):]], shrink=0.6)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_traces(
+    traces: Mapping[str, Any],
+    *,
+    ax=None,
+    title: Optional[str] = None,
+    xlabel: str = "time step $t$",
+    ylabel: str = "value",
+    styles: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    symlog: bool = False,
+):
+    """Lines over time, one per entry of ``traces`` (``{label: 1-D array}``); returns the Figure.
+
+    ``symlog=True`` uses a symmetric logarithmic y-axis, for series that grow by
+    orders of magnitude while changing sign.
+    """
+    if not traces:
+        raise ValueError("traces is empty: nothing to plot")
+    fig, ax = _figure_and_ax(ax, (6.4, 3.6))
+    styles = styles or {}
+    for label, values in traces.items():
+        y = _array(values, f"traces[{label!r}]", ndim=1)
+        ax.plot(np.arange(1, y.shape[0] + 1), y, label=str(label), **dict(styles.get(label, {})))
+    if symlog:
+        ax.set_yscale("symlog", linthresh=1.0)
+    ax.axhline(0.0, color="0.6", linewidth=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig

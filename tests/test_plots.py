@@ -1,0 +1,165 @@
+"""The figure helpers of gru_lib.plots return figures with the expected axes and content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from gru_lib import GRUCell  # noqa: E402
+from gru_lib.plots import (  # noqa: E402
+    plot_gate_grid,
+    plot_gates,
+    plot_gradient_norms,
+    plot_traces,
+    unit_order,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _gates(T=7, n=5, seed=0):
+    """Gates of a real cell stepped through a random sequence, as the chapters collect them."""
+    torch.manual_seed(seed)
+    cell = GRUCell(3, n)
+    h, zs, rs = None, [], []
+    for x_t in torch.randn(T, 3):
+        h, g = cell(x_t, h, return_gates=True)
+        zs.append(g["z"])
+        rs.append(g["r"])
+    return {"z": torch.stack(zs).detach(), "r": torch.stack(rs).detach()}
+
+
+# ---------------------------------------------------------------- gradient norms
+
+
+def test_gradient_norms_one_line_per_series_on_a_log_axis():
+    norms = {"a": torch.logspace(-10, 0, 50), "b": np.linspace(1.0, 2.0, 50)}
+    fig = plot_gradient_norms(norms, title="t")
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    x, y = ax.get_lines()[0].get_data()
+    assert list(x[:2]) == [1, 2] and len(x) == 50       # time steps start at 1
+    assert ax.get_title() == "t"
+
+
+def test_gradient_norms_relative_ends_at_one_and_hides_zeros():
+    fig = plot_gradient_norms({"a": [0.0, 2.0, 4.0]}, relative=True)
+    y = fig.axes[0].get_lines()[0].get_ydata()
+    assert np.isnan(y[0]) and y[1] == pytest.approx(0.5) and y[2] == pytest.approx(1.0)
+
+
+def test_gradient_norms_draws_into_given_axes_with_styles():
+    fig, axes = plt.subplots(1, 2)
+    out = plot_gradient_norms({"a": [1.0, 0.5]}, ax=axes[1], styles={"a": {"color": "red"}})
+    assert out is fig
+    assert len(axes[0].get_lines()) == 0 and len(axes[1].get_lines()) == 1
+    assert axes[1].get_lines()[0].get_color() == "red"
+
+
+def test_gradient_norms_rejects_bad_input():
+    with pytest.raises(ValueError):
+        plot_gradient_norms({})
+    with pytest.raises(ValueError):
+        plot_gradient_norms({"a": np.ones((2, 2))})
+    with pytest.raises(ValueError):
+        plot_gradient_norms({"a": [1.0, 0.0]}, relative=True)
+
+
+# ---------------------------------------------------------------- gates
+
+
+def test_unit_order():
+    values = np.array([[0.9, 0.1, 0.5], [0.7, 0.3, 0.5]])
+    assert list(unit_order(values)) == [1, 2, 0]
+    assert list(unit_order(values, by="none")) == [0, 1, 2]
+    with pytest.raises(ValueError):
+        unit_order(values, by="max")
+
+
+def test_plot_gates_with_image_has_image_and_one_panel_per_gate():
+    gates = _gates(T=7, n=5)
+    fig = plot_gates(gates, image=np.random.rand(28, 28), title="one digit")
+    image_ax, z_ax, r_ax = fig.axes[:3]
+    assert len(fig.axes) == 4                                  # + the colour bar
+    assert image_ax.images[0].get_array().shape == (28, 28)
+    assert "z_t" in z_ax.get_title() and "r_t" in r_ax.get_title()
+    # units x time, sorted by the mean of z over time
+    order = unit_order(gates["z"])
+    shown = np.asarray(z_ax.images[0].get_array())
+    assert shown.shape == (5, 7)
+    np.testing.assert_allclose(shown, gates["z"].numpy()[:, order].T, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(r_ax.images[0].get_array()),
+                               gates["r"].numpy()[:, order].T, rtol=1e-6)
+    assert z_ax.images[0].get_clim() == (0.0, 1.0)
+    assert fig._suptitle.get_text() == "one digit"
+
+
+def test_plot_gates_without_image_keys_and_order():
+    gates = _gates(T=4, n=3)
+    fig = plot_gates(gates, keys=("z",), order="none", colorbar=False)
+    assert len(fig.axes) == 1
+    np.testing.assert_allclose(np.asarray(fig.axes[0].images[0].get_array()), gates["z"].numpy().T,
+                               rtol=1e-6)
+    fig = plot_gates(gates, order=[2, 1, 0], colorbar=False)
+    np.testing.assert_allclose(np.asarray(fig.axes[0].images[0].get_array()),
+                               gates["z"].numpy()[:, [2, 1, 0]].T, rtol=1e-6)
+
+
+def test_plot_gates_into_given_axes_and_errors():
+    gates = _gates()
+    fig, axes = plt.subplots(1, 3)
+    assert plot_gates(gates, image=np.zeros((4, 4)), axes=axes, colorbar=False) is fig
+    with pytest.raises(ValueError):
+        plot_gates(gates, axes=axes[:2], image=np.zeros((4, 4)))
+    with pytest.raises(KeyError):
+        plot_gates(gates, keys=("h_tilde",))
+    with pytest.raises(ValueError):
+        plot_gates({"z": np.zeros((3, 2)), "r": np.zeros((4, 2))})
+    with pytest.raises(ValueError):
+        plot_gates({"z": np.zeros(3)}, keys=("z",))
+    with pytest.raises(ValueError):
+        plot_gates(gates, keys=())
+
+
+def test_plot_gate_grid_one_row_per_model():
+    rows = {"GRU0": _gates(seed=0), "GRU3": _gates(seed=1)}
+    fig = plot_gate_grid(rows, image=np.random.rand(28, 28), image_title="digit 7")
+    image_axes = [ax for ax in fig.axes if ax.get_title() == "digit 7"]
+    gate_axes = [ax for ax in fig.axes if "gate" in ax.get_title()]
+    assert len(image_axes) == 1                  # the image is drawn once
+    assert len(gate_axes) == 4                   # 2 models x (z, r)
+    assert any("GRU0" in ax.get_ylabel() for ax in gate_axes)
+    assert any("GRU3" in ax.get_ylabel() for ax in gate_axes)
+    with pytest.raises(ValueError):
+        plot_gate_grid({})
+
+
+def test_plot_gate_grid_without_image():
+    fig = plot_gate_grid({"a": _gates()}, keys=("z",))
+    gate_axes = [ax for ax in fig.axes if ax.images and ax.get_title()]
+    assert len(gate_axes) == 1
+
+
+# ---------------------------------------------------------------- traces
+
+
+def test_plot_traces():
+    fig = plot_traces({"x": [1.0, -1.0, 1.0], "y": torch.tensor([0.0, 0.5, 1.0])}, ylabel="state")
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["x", "y"]
+    assert ax.get_ylabel() == "state"
+    fig = plot_traces({"x": [1.0, -100.0]}, symlog=True)
+    assert fig.axes[0].get_yscale() == "symlog"
+    with pytest.raises(ValueError):
+        plot_traces({})
