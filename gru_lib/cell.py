@@ -147,7 +147,8 @@ class GRUCell(GRUOptions, nn.Module):
 
         Returns
         -------
-        h_t, or ``(h_t, gates)`` when ``return_gates``.
+        Tensor or tuple
+            ``h_t``, or ``(h_t, gates)`` when ``return_gates``.
         """
         batched = check_input(input, self.input_size, batched_dims=2)
         check_params_match(input, self.weight_ih)

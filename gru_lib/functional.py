@@ -13,12 +13,16 @@ Notation (Dey & Salem 2017, eqs 8–17), for one layer with ``n`` hidden units a
 The bracketed gate terms are present or absent according to the variant
 (:mod:`gru_lib.variants`). Parameters use PyTorch's row-block order ``r, z, h``:
 
-``weight_ih``  ``(3n, m)`` if the gates see the input, else ``(n, m)`` (candidate only)
-``weight_hh``  ``(3n, n)`` if the gates see the state, else ``(n, n)``
-``bias_ih``    ``(3n,)`` if the gates have a bias, else ``(n,)``; absent when ``bias=False``
-``bias_hh``    same shape as ``bias_ih``, only with ``reset_after=True`` (the PyTorch/cuDNN/
-               Keras ``reset_after=True`` layout: a second bias for every gate, and the
-               candidate's ``b'_h`` that sits inside ``r ⊙ (…)``)
+``weight_ih``
+    ``(3n, m)`` if the gates see the input, else ``(n, m)`` (candidate only)
+``weight_hh``
+    ``(3n, n)`` if the gates see the state, else ``(n, n)``
+``bias_ih``
+    ``(3n,)`` if the gates have a bias, else ``(n,)``; absent when ``bias=False``
+``bias_hh``
+    same shape as ``bias_ih``, only with ``reset_after=True`` (the PyTorch/cuDNN/
+    Keras ``reset_after=True`` layout: a second bias for every gate, and the
+    candidate's ``b'_h`` that sits inside ``r ⊙ (…)``)
 
 Gate biases that are simply added collapse: only ``bias_ih + bias_hh`` matters
 for ``z`` and ``r``. The candidate's ``b'_h`` does not collapse, because ``r``
@@ -190,8 +194,8 @@ def gru_step(
 
     Returns
     -------
-    (h_t, z_t, r_t, h̃_t, aux)
-        ``aux`` is what the backward pass needs besides the gates: ``U_h h + b'_h``
+    tuple of Tensor
+        ``(h_t, z_t, r_t, h̃_t, aux)``. ``aux`` is what the backward pass needs besides the gates: ``U_h h + b'_h``
         when ``reset_after``, else ``r ⊙ h_{t-1}``.
     """
     n = h.shape[-1]

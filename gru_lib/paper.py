@@ -48,7 +48,7 @@ TABLE0: dict[str, dict] = {
     )
 }
 
-#: Eq. (18) as printed: the rate of epoch n from the cost of epoch n − 1.
+#: Eq. (18) as printed, in LaTeX (the rate of epoch n from the cost of epoch n − 1).
 EQ18 = r"\eta(n) = \eta \times e^{-\mathrm{cost}(n-1)}"
 
 

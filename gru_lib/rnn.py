@@ -177,14 +177,15 @@ class GRU(GRUOptions, RecurrentStack):
         (:func:`gru_lib.functional.gru_sequence`); ``"autograd"``: the step formula
         differentiated by autograd (slower, supports double backward).
 
-    Inputs: ``input, hx``
-        ``input``: ``(L, N, m)``, ``(N, L, m)`` with ``batch_first``, or unbatched ``(L, m)``.
-        ``hx``: ``(D·num_layers, N, n)`` or unbatched ``(D·num_layers, n)``; zeros if omitted.
+    Notes
+    -----
+    Inputs ``input, hx``: ``input`` is ``(L, N, m)``, ``(N, L, m)`` with
+    ``batch_first``, or unbatched ``(L, m)``; ``hx`` is ``(D·num_layers, N, n)`` or
+    unbatched ``(D·num_layers, n)``, zeros if omitted.
 
-    Outputs: ``output, h_n``
-        ``output``: ``(L, N, D·n)`` (or batch-first / unbatched accordingly), the last
-        layer's states at every step; ``h_n``: the final state of every layer and
-        direction, shaped like ``hx``.
+    Outputs ``output, h_n``: ``output`` is ``(L, N, D·n)`` (or batch-first /
+    unbatched accordingly), the last layer's states at every step; ``h_n`` is the
+    final state of every layer and direction, shaped like ``hx``.
 
     Parameters are named like PyTorch's: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (the last only with ``reset_after=True``), and

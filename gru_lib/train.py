@@ -119,7 +119,7 @@ __all__ = [
     "train",
 ]
 
-#: Keras's RMSprop defaults in torch's names: Keras ``rho`` → ``alpha``, ``epsilon`` → ``eps``.
+#: Keras's RMSprop defaults in torch's names (Keras ``rho`` is ``alpha``, ``epsilon`` is ``eps``).
 KERAS_RMSPROP = {"alpha": 0.9, "eps": 1e-7}
 DROPOUT_PLACEMENTS = ("output", "input", "none")
 LR_SCHEDULES = ("eq18", "constant")
@@ -317,6 +317,8 @@ def build_model(
     reset_after, update_rule, implementation:
         Passed to :class:`gru_lib.GRU` (GRUs only).
 
+    Examples
+    --------
     >>> m = build_model("gru1", input_size=28, hidden_size=100, num_classes=10)
     >>> recurrent_param_count(m)
     33100

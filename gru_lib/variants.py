@@ -53,7 +53,7 @@ class Variant:
 
     @property
     def signals(self) -> tuple[str, ...]:
-        """The driving signals as the letters used in the book: ``("x", "h", "b")``."""
+        """The driving signals, as the letters the book uses, e.g. ``("x", "h", "b")`` for GRU0."""
         return tuple(s for s, on in zip("xhb", (self.input, self.hidden, self.bias)) if on)
 
     def gate_latex(self, gate: str = "z") -> str:

@@ -180,7 +180,7 @@ def load_imdb_texts(split: str = "train", data_dir: Optional[PathLike] = None,
     ----------
     split : {"train", "test"}
     data_dir : str or path-like, optional
-        Directory holding one of the accepted sources (see :mod:`gru_lib.data.imdb`);
+        Directory holding one of the accepted sources (see ``gru_lib.data.imdb``);
         default ``$GRU_LIB_DATA_DIR``, then the per-user cache.
     download : bool
         Download the canonical archive when no source is present.
@@ -250,7 +250,7 @@ def load_imdb(data_dir: Optional[PathLike] = None, num_words: int = 20000, maxle
               cache_dir: Optional[PathLike] = None) -> dict:
     """IMDB reviews (Maas et al. 2011) as padded word-index tensors, as in Keras's IMDB example.
 
-    Each review is tokenized (:func:`~gru_lib.data.text.tokenize`), encoded with a
+    Each review is tokenized (``gru_lib.data.text.tokenize``), encoded with a
     vocabulary built from the *training* reviews only (:func:`build_vocab`: index 1
     start, 2 out-of-vocabulary, the word of frequency rank ``r`` at ``r + index_from``,
     indices ``< num_words`` kept), the start index is prepended, and the sequence is

@@ -3,7 +3,7 @@
 60000 training and 10000 test images with labels 0–9, in the four canonical IDX
 files ``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`` under ``<data dir>/mnist/``.
 Every file is checked against its canonical size and sha256 (:data:`FILES`) before
-it is parsed; a missing file is downloaded from the mirrors in :data:`MIRRORS`
+it is parsed; a missing file is downloaded from the mirrors in ``gru_lib.data.mnist.MIRRORS``
 when allowed.
 
 The paper (Dey & Salem 2017, §4) reads each image as a sequence: row-wise, 28 steps
@@ -102,7 +102,7 @@ def load_mnist(split: str = "train", data_dir: Optional[PathLike] = None,
         Directory that holds ``mnist/``; default ``$GRU_LIB_DATA_DIR``, then the
         per-user cache (see :func:`resolve_data_dir`).
     download : bool
-        Download missing files from :data:`MIRRORS` into the data directory.
+        Download missing files from ``MIRRORS`` into the data directory.
 
     Returns
     -------
