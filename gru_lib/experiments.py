@@ -102,7 +102,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "mnist-row": {"epochs": 3, "batch_size": 32, "train_limit": 20000, "test_limit": 5000},
         "imdb": {"epochs": 3, "batch_size": 32, "train_limit": 10000, "test_limit": 5000},
-        "mnist-pixel": {"epochs": 2, "batch_size": 32, "train_limit": 2000, "test_limit": 1000},
+        "mnist-pixel": {"epochs": 3, "batch_size": 32, "train_limit": 8000, "test_limit": 1000},
     },
 }
 
