@@ -230,7 +230,27 @@ def check_math(v: PageVisit) -> None:
     assert errors.count() == 0, f"{v.doc}: TeX errors: {errors.all_inner_texts()}"
 
 
+_DRAWING_CELL = re.compile(r"plt\.show\(\)|\bplot_\w+\(|plt\.subplots\(|plt\.figure\(")
+_CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
+
+
+def drawing_cells(doc: str) -> int:
+    """How many code cells of a chapter's MyST source draw a matplotlib figure."""
+    src = source_of(doc)
+    if src is None or src.suffix != ".md":
+        return 0
+    return sum(bool(_DRAWING_CELL.search(cell)) for cell in _CODE_CELL.findall(src.read_text(encoding="utf-8")))
+
+
 def check_images(v: PageVisit) -> None:
+    # Every cell that draws must show its figure as an image. A figure that was
+    # drawn but not rendered (e.g. a kernel on a non-inline matplotlib backend)
+    # leaves no image at all, or only its text form "<Figure size ... with N Axes>".
+    drawn = drawing_cells(v.doc)
+    shown = v.page.locator("main .cell_output img").count()
+    assert shown >= drawn, f"{v.doc}: {drawn} code cells draw a figure, {shown} figure images on the page"
+    as_text = [t for t in v.page.locator("main .cell_output").all_inner_texts() if re.search(r"<Figure size", t)]
+    assert not as_text, f"{v.doc}: figures shown as text instead of images: {as_text[:3]}"
     broken = v.page.evaluate(
         """() => Array.from(document.querySelectorAll('main img'))
                  .filter(img => !(img.complete && img.naturalWidth > 0))

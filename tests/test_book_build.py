@@ -246,6 +246,8 @@ def test_build_script_is_strict():
     script = (REPO / "tools" / "build_book.sh").read_text(encoding="utf-8")
     assert re.search(r"build \. --all -W -n --keep-going", script)
     assert "GRU_LIB_DATA_DIR" in script and "../shared/data" in script
+    # an inherited MPLBACKEND=Agg would replace the kernels' inline backend: no figures
+    assert re.search(r"^unset MPLBACKEND$", script, re.M)
 
 
 # -------------------------------------------------------------------------- references

@@ -37,6 +37,11 @@ python_bin="$(dirname "$(command -v "$jb")")/python"
 [[ -x "$python_bin" ]] || python_bin="python3"
 "$python_bin" tools/sync_notebooks.py --check
 
+# The chapters draw with matplotlib's inline backend. A non-interactive backend
+# inherited from the environment (MPLBACKEND=Agg is common on servers and in CI)
+# would take its place in the kernels, and every figure would silently vanish.
+unset MPLBACKEND
+
 mkdir -p _build
 log="_build/build.log"
 echo "building the book (GRU_LIB_DATA_DIR=${GRU_LIB_DATA_DIR:-<unset>})"
