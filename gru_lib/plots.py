@@ -45,6 +45,25 @@ def _figure_and_ax(ax, figsize: tuple[float, float]):
     return ax.figure, ax
 
 
+def _plot_series(ax, series: Mapping[str, Any], name: str, styles, transform=None) -> None:
+    """One line per entry of ``series`` (``{label: 1-D array}``) against ``t = 1 … T``."""
+    styles = styles or {}
+    for label, values in series.items():
+        y = _array(values, f"{name}[{label!r}]", ndim=1)
+        if transform is not None:
+            y = transform(label, y)
+        ax.plot(np.arange(1, y.shape[0] + 1), y, label=str(label), **dict(styles.get(label, {})))
+
+
+def _finish_axes(ax, xlabel: str, ylabel: str, title: Optional[str], **grid) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3, **grid)
+    ax.legend(fontsize="small")
+
+
 def plot_gradient_norms(
     norms: Mapping[str, Any],
     *,
@@ -82,25 +101,19 @@ def plot_gradient_norms(
     if not norms:
         raise ValueError("norms is empty: nothing to plot")
     fig, ax = _figure_and_ax(ax, (6.4, 4.0))
-    styles = styles or {}
-    for label, values in norms.items():
-        y = _array(values, f"norms[{label!r}]", ndim=1)
+
+    def prepare(label, y):
         if relative:
             if y[-1] <= 0:
                 raise ValueError(f"norms[{label!r}] ends at {y[-1]}; cannot normalise by it")
             y = y / y[-1]
-        y = np.where(y > 0, y, np.nan)  # a log axis cannot show 0
-        t = np.arange(1, y.shape[0] + 1)
-        ax.plot(t, y, label=str(label), **dict(styles.get(label, {})))
+        return np.where(y > 0, y, np.nan)  # a log axis cannot show 0
+
+    _plot_series(ax, norms, "norms", styles, prepare)
     ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
     if ylabel is None:
         ylabel = r"$\|\partial L/\partial x_t\|$" + (" / its value at $t = T$" if relative else "")
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize="small")
+    _finish_axes(ax, xlabel, ylabel, title, which="major")
     return fig
 
 
@@ -292,17 +305,9 @@ def plot_traces(
     if not traces:
         raise ValueError("traces is empty: nothing to plot")
     fig, ax = _figure_and_ax(ax, (6.4, 3.6))
-    styles = styles or {}
-    for label, values in traces.items():
-        y = _array(values, f"traces[{label!r}]", ndim=1)
-        ax.plot(np.arange(1, y.shape[0] + 1), y, label=str(label), **dict(styles.get(label, {})))
+    _plot_series(ax, traces, "traces", styles)
     if symlog:
         ax.set_yscale("symlog", linthresh=1.0)
     ax.axhline(0.0, color="0.6", linewidth=0.8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    _finish_axes(ax, xlabel, ylabel, title)
     return fig

@@ -231,15 +231,14 @@ def check_math(v: PageVisit) -> None:
 
 
 _DRAWING_CELL = re.compile(r"plt\.show\(\)|\bplot_\w+\(|plt\.subplots\(|plt\.figure\(")
-_CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
 
 
 def drawing_cells(doc: str) -> int:
     """How many code cells of a chapter's MyST source draw a matplotlib figure."""
-    src = source_of(doc)
-    if src is None or src.suffix != ".md":
+    if not is_executable(doc) or source_of(doc).suffix != ".md":
         return 0
-    return sum(bool(_DRAWING_CELL.search(cell)) for cell in _CODE_CELL.findall(src.read_text(encoding="utf-8")))
+    cells = sync_notebooks.expected_notebook(source_of(doc)).cells
+    return sum(c.cell_type == "code" and bool(_DRAWING_CELL.search(c.source)) for c in cells)
 
 
 def check_images(v: PageVisit) -> None:

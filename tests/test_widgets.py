@@ -20,7 +20,6 @@ from gru_lib import MODELS, VARIANTS, count_params
 from gru_lib import widgets
 
 
-
 def reference(model, n, m, convention, layers=1, bidirectional=False):
     two = convention == "reset_after"
     kw = {"reset_after": two} if model in VARIANTS else {"double_bias": two}
