@@ -139,16 +139,16 @@ def fold_biases(
     gate_bias = None
     cand_bias = cand_bias_rec = None
     if bias_ih is not None:
-        cand_bias = bias_ih[-n:]
+        cand_bias = bias_ih[..., -n:]
         if v.bias:
-            gate_bias = bias_ih[: 2 * n]
+            gate_bias = bias_ih[..., : 2 * n]
             if bias_hh is not None:
-                gate_bias = gate_bias + bias_hh[: 2 * n]
+                gate_bias = gate_bias + bias_hh[..., : 2 * n]
         if bias_hh is not None:
-            cand_bias_rec = bias_hh[-n:]
+            cand_bias_rec = bias_hh[..., -n:]
 
     if v.input:
-        bias_x = cand_bias if gate_bias is None else torch.cat([gate_bias, cand_bias])
+        bias_x = cand_bias if gate_bias is None else torch.cat([gate_bias, cand_bias], -1)
     else:
         bias_x = cand_bias
 
@@ -157,8 +157,9 @@ def fold_biases(
     if v.hidden:
         if spec.reset_after:
             if cand_bias_rec is not None:
-                g = gate_bias if (gate_bias is not None and not v.input) else cand_bias_rec.new_zeros(2 * n)
-                bias_rec = torch.cat([g, cand_bias_rec])
+                g = (gate_bias if (gate_bias is not None and not v.input)
+                     else cand_bias_rec.new_zeros(*cand_bias_rec.shape[:-1], 2 * n))
+                bias_rec = torch.cat([g, cand_bias_rec], -1)
         elif gate_bias is not None and not v.input:
             bias_rec = gate_bias
     else:
@@ -174,6 +175,13 @@ def _const_gates(gate_const: Optional[Tensor], n: int, like: Tensor) -> Tensor:
     return torch.sigmoid(gate_const)
 
 
+def _addmm(c: Optional[Tensor], a: Tensor, b: Tensor) -> Tensor:
+    """``c + a @ b`` for one model (2-D ``a``, ``b``) or a stack of models (3-D, batched over dim 0)."""
+    if c is None:
+        return a @ b
+    return torch.addmm(c, a, b) if a.dim() == 2 else torch.baddbmm(c, a, b)
+
+
 def gru_step(
     xp: Tensor,
     h: Tensor,
@@ -184,13 +192,20 @@ def gru_step(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """One GRU step from a precomputed input projection.
 
+    The same code serves one model and a stack of ``K`` independent models of one
+    architecture: a stack puts a leading model dimension on every tensor, and the
+    products become batched matmuls.
+
     Parameters
     ----------
     xp:
         ``weight_ih @ x_t + bias_x`` with shape ``(batch, 3n)`` or ``(batch, n)``
-        (see :func:`fold_biases`).
+        (see :func:`fold_biases`); ``(K, batch, ·)`` for a stack.
     h:
-        The previous state ``h_{t-1}``, shape ``(batch, n)``.
+        The previous state ``h_{t-1}``, shape ``(batch, n)``; ``(K, batch, n)`` for a stack.
+    weight_hh, bias_rec, gate_const:
+        ``(rows, n)``, ``(rows,)``, ``(2n,)``; for a stack ``(K, rows, n)`` and
+        ``(K, 1, rows)``, ``(K, 1, 2n)`` (the biases broadcast over the batch).
 
     Returns
     -------
@@ -202,31 +217,29 @@ def gru_step(
     v = spec.variant
     if v.hidden:
         if spec.reset_after:
-            rec = torch.addmm(bias_rec, h, weight_hh.t()) if bias_rec is not None else h @ weight_hh.t()
-            a_gates = rec[:, : 2 * n]
-            rec_h = rec[:, 2 * n :]
+            rec = _addmm(bias_rec, h, weight_hh.mT)
+            a_gates = rec[..., : 2 * n]
+            rec_h = rec[..., 2 * n :]
         else:
-            w_g = weight_hh[: 2 * n]
-            a_gates = torch.addmm(bias_rec, h, w_g.t()) if bias_rec is not None else h @ w_g.t()
+            a_gates = _addmm(bias_rec, h, weight_hh[..., : 2 * n, :].mT)
         if v.input:
-            a_gates = a_gates + xp[:, : 2 * n]
+            a_gates = a_gates + xp[..., : 2 * n]
         gates = torch.sigmoid(a_gates)
     elif v.input:  # not among the paper's variants, but the formula allows it
-        gates = torch.sigmoid(xp[:, : 2 * n] if gate_const is None else xp[:, : 2 * n] + gate_const)
+        gates = torch.sigmoid(xp[..., : 2 * n] if gate_const is None else xp[..., : 2 * n] + gate_const)
     else:
-        gates = _const_gates(gate_const, n, h).expand(h.shape[0], 2 * n)
+        gates = _const_gates(gate_const, n, h).expand(*h.shape[:-1], 2 * n)
         if spec.reset_after:
-            w_h = weight_hh
-            rec_h = torch.addmm(bias_rec, h, w_h.t()) if bias_rec is not None else h @ w_h.t()
-    r, z = gates[:, :n], gates[:, n:]
+            rec_h = _addmm(bias_rec, h, weight_hh.mT)
+    r, z = gates[..., :n], gates[..., n:]
 
-    xh = xp[:, -n:]
+    xh = xp[..., -n:]
     if spec.reset_after:
         aux = rec_h
         a_h = xh + r * rec_h
     else:
         aux = r * h
-        a_h = torch.addmm(xh, aux, weight_hh[-n:].t())
+        a_h = _addmm(xh, aux, weight_hh[..., -n:, :].mT)
     h_tilde = _g(a_h, spec.activation)
     if spec.update_rule == "paper":
         h_new = h + z * (h_tilde - h)
@@ -235,27 +248,49 @@ def gru_step(
     return h_new, z, r, h_tilde, aux
 
 
+def _models_first(a: Tensor, stacked: bool) -> Tensor:
+    """Time-major ``(T, [K,] B, d)`` as rows for one matmul: ``(T·B, d)``, or ``(K, T·B, d)`` for a stack."""
+    if not stacked:
+        return a.reshape(-1, a.shape[-1])
+    return a.transpose(0, 1).reshape(a.shape[1], -1, a.shape[-1])
+
+
 def input_projection(x: Tensor, weight_ih: Tensor, bias_x: Optional[Tensor]) -> Tensor:
-    """``x @ weight_ihᵀ + bias_x`` for any leading shape, as one matmul."""
-    flat = x.reshape(-1, x.shape[-1])
-    out = torch.addmm(bias_x, flat, weight_ih.t()) if bias_x is not None else flat @ weight_ih.t()
-    return out.view(*x.shape[:-1], weight_ih.shape[0])
+    """``x @ weight_ihᵀ + bias_x`` for every step at once, as one matmul.
+
+    One model: ``x`` has any leading shape and ``weight_ih`` is 2-D. A stack of
+    ``K`` models: ``x`` is ``(T, K, B, m)``, ``weight_ih`` is ``(K, rows, m)`` and
+    ``bias_x`` is ``(K, 1, rows)``; the result is ``(T, K, B, rows)`` (a view of
+    one batched matmul's output).
+    """
+    if weight_ih.dim() == 2:
+        out = _addmm(bias_x, x.reshape(-1, x.shape[-1]), weight_ih.t())
+        return out.view(*x.shape[:-1], weight_ih.shape[0])
+    T, K, B, _ = x.shape
+    out = _addmm(bias_x, _models_first(x, True), weight_ih.mT)
+    return out.view(K, T, B, -1).transpose(0, 1)
+
+
+def _prepare(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Optional[Tensor],
+             bias_hh: Optional[Tensor], spec: GRUSpec):
+    """Fold the biases and project the inputs; a stack's biases get a batch axis to broadcast over."""
+    n = h0.shape[-1]
+    folded = fold_biases(bias_ih, bias_hh, spec, n)
+    if weight_hh.dim() == 3:
+        folded = tuple(b.unsqueeze(-2) if b is not None else None for b in folded)
+    bias_x, bias_rec, gate_const = folded
+    return input_projection(x, weight_ih, bias_x), bias_rec, gate_const
 
 
 class _GRUSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec):  # type: ignore[override]
-        T, B, _ = x.shape
-        n = h0.shape[-1]
-        bias_x, bias_rec, gate_const = fold_biases(bias_ih, bias_hh, spec, n)
-        xp = input_projection(x, weight_ih, bias_x)
-        out = x.new_empty(T, B, n)
+        T = x.shape[0]
+        xp, bias_rec, gate_const = _prepare(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec)
+        out = x.new_empty(T, *h0.shape)
         need_grad = any(ctx.needs_input_grad)
         if need_grad:
-            zs = x.new_empty(T, B, n)
-            rs = x.new_empty(T, B, n)
-            hts = x.new_empty(T, B, n)
-            auxs = x.new_empty(T, B, n)
+            zs, rs, hts, auxs = (torch.empty_like(out) for _ in range(4))
         h = h0
         for t, xp_t in enumerate(xp.unbind(0)):
             h, z, r, ht, aux = gru_step(xp_t, h, weight_hh, bias_rec, gate_const, spec)
@@ -277,23 +312,24 @@ class _GRUSequence(torch.autograd.Function):
         x, h0, weight_ih, weight_hh, out, zs, rs, hts, auxs = ctx.saved_tensors
         spec: GRUSpec = ctx.spec
         v = spec.variant
-        T, B, n = out.shape
+        T, n = out.shape[0], out.shape[-1]
+        stacked = weight_hh.dim() == 3
         paper = spec.update_rule == "paper"
         relu = spec.activation == "relu"
 
         if grad_out is None:
-            grad_out = out.new_zeros(T, B, n)
-        dh = grad_hn.clone() if grad_hn is not None else out.new_zeros(B, n)
+            grad_out = torch.zeros_like(out)
+        dh = grad_hn.clone() if grad_hn is not None else torch.zeros_like(h0)
         h_prev_all = torch.cat([h0.unsqueeze(0), out[:-1]], 0)
 
         # Pre-activation gradients. Columns: r, z, and with reset_after the
         # candidate's recurrent term U_h h + b'_h, so that one matmul with
         # weight_hh serves both the step's dh and, at the end, grad weight_hh.
         ra = spec.reset_after
-        d_rec = out.new_empty(T, B, 3 * n if ra else 2 * n)
-        d_cand = out.new_empty(T, B, n)
-        w_h = weight_hh[-n:]
-        w_gates = weight_hh[: 2 * n] if v.hidden else None
+        d_rec = out.new_empty(*out.shape[:-1], 3 * n if ra else 2 * n)
+        d_cand = torch.empty_like(out)
+        w_h = weight_hh[..., -n:, :]
+        w_gates = weight_hh[..., : 2 * n, :] if v.hidden else None
 
         for t in range(T - 1, -1, -1):
             dh = dh + grad_out[t]
@@ -311,42 +347,44 @@ class _GRUSequence(torch.autograd.Function):
             drow = d_rec[t]
             if ra:
                 dr = da_h * aux
-                torch.mul(da_h, r, out=drow[:, 2 * n :])
+                torch.mul(da_h, r, out=drow[..., 2 * n :])
             else:
                 drh = da_h @ w_h
                 dr = drh * hp
                 dhp = dhp + drh * r
-            torch.mul(dr, r * (1 - r), out=drow[:, :n])
-            torch.mul(dz, z * (1 - z), out=drow[:, n : 2 * n])
+            torch.mul(dr, r * (1 - r), out=drow[..., :n])
+            torch.mul(dz, z * (1 - z), out=drow[..., n : 2 * n])
             if v.hidden:
-                dhp = torch.addmm(dhp, drow, weight_hh if ra else w_gates)
+                dhp = _addmm(dhp, drow, weight_hh if ra else w_gates)
             elif ra:
-                dhp = torch.addmm(dhp, drow[:, 2 * n :], w_h)
+                dhp = _addmm(dhp, drow[..., 2 * n :], w_h)
             dh = dhp
 
-        flat = lambda a: a.reshape(T * B, -1)  # noqa: E731
+        rows = lambda a: _models_first(a, stacked)  # noqa: E731
         d_gates = d_rec[..., : 2 * n]
         d_xp = torch.cat([d_gates, d_cand], -1) if v.input else d_cand
         grad_x = grad_wih = grad_whh = grad_bih = grad_bhh = None
         if ctx.needs_input_grad[0]:
-            grad_x = (flat(d_xp) @ weight_ih).view_as(x)
+            gx = rows(d_xp) @ weight_ih
+            grad_x = gx.view(x.shape[1], T, *x.shape[2:]).transpose(0, 1) if stacked else gx.view_as(x)
         if ctx.needs_input_grad[2]:
-            grad_wih = flat(d_xp).t() @ flat(x)
+            grad_wih = rows(d_xp).mT @ rows(x)
         if ctx.needs_input_grad[3]:
-            hp_flat = flat(h_prev_all)
+            hp_rows = rows(h_prev_all)
             if ra and v.hidden:
-                grad_whh = flat(d_rec).t() @ hp_flat
+                grad_whh = rows(d_rec).mT @ hp_rows
             else:
-                cand = flat(d_rec[..., 2 * n :]).t() @ hp_flat if ra else flat(d_cand).t() @ flat(auxs)
-                grad_whh = torch.cat([flat(d_gates).t() @ hp_flat, cand], 0) if v.hidden else cand
+                cand = rows(d_rec[..., 2 * n :]).mT @ hp_rows if ra else rows(d_cand).mT @ rows(auxs)
+                grad_whh = torch.cat([rows(d_gates).mT @ hp_rows, cand], -2) if v.hidden else cand
         has_bih, has_bhh = ctx.has_bias
         if has_bih:
-            g_cand = d_cand.sum((0, 1))
-            g_gates = d_gates.sum((0, 1)) if v.bias else None
-            grad_bih = torch.cat([g_gates, g_cand]) if v.bias else g_cand
+            # sum over time (dim 0) and batch (dim -2), keeping a stack's model dimension
+            g_cand = d_cand.sum((0, -2))
+            g_gates = d_gates.sum((0, -2)) if v.bias else None
+            grad_bih = torch.cat([g_gates, g_cand], -1) if v.bias else g_cand
             if has_bhh:
-                g_rec = d_rec[..., 2 * n :].sum((0, 1))
-                grad_bhh = torch.cat([g_gates, g_rec]) if v.bias else g_rec
+                g_rec = d_rec[..., 2 * n :].sum((0, -2))
+                grad_bhh = torch.cat([g_gates, g_rec], -1) if v.bias else g_rec
         grad_h0 = dh if ctx.needs_input_grad[1] else None
         return grad_x, grad_h0, grad_wih, grad_whh, grad_bih, grad_bhh, None
 
@@ -371,6 +409,13 @@ def gru_sequence(
 
     ``x`` is ``(T, batch, m)``, ``h0`` is ``(batch, n)``; no validation happens
     here (the modules validate at their boundary).
+
+    A stack of ``K`` independent models of one architecture runs in the same
+    pass when every tensor gets a model dimension: ``x`` ``(T, K, batch, m)``,
+    ``h0`` ``(K, batch, n)``, the weights ``(K, rows, cols)`` and the biases
+    ``(K, rows)``. Then ``output`` is ``(T, K, batch, n)``, the recurrent and
+    input products are batched matmuls, and each model's gradients are those it
+    would get on its own.
     """
     return _GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec)
 
@@ -389,14 +434,12 @@ def gru_sequence_autograd(
     Slower (autograd records every step), but supports higher-order gradients;
     it also serves as the independent reference for the hand-written backward.
     """
-    n = h0.shape[-1]
-    bias_x, bias_rec, gate_const = fold_biases(bias_ih, bias_hh, spec, n)
-    xp = input_projection(x, weight_ih, bias_x)
+    xp, bias_rec, gate_const = _prepare(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec)
     h = h0
     outs = []
     for xp_t in xp.unbind(0):
         h = gru_step(xp_t, h, weight_hh, bias_rec, gate_const, spec)[0]
         outs.append(h)
     if not outs:
-        return x.new_empty(0, h0.shape[0], n), h0
+        return x.new_empty(0, *h0.shape), h0
     return torch.stack(outs), h
