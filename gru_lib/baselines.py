@@ -10,7 +10,9 @@ Biases follow the paper (one per gate, Dey & Salem 2017 §2) unless
 ``torch.nn.LSTM``.
 
 Each layer runs as a Python loop over time with autograd, after one matmul for
-all steps' input projections.
+all steps' input projections. :meth:`run_layer` also takes a stack of ``K``
+models of one architecture (a leading model dimension on the input, the state
+and every parameter; see :func:`gru_lib.functional.gru_sequence`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .functional import ACTIVATIONS, input_projection
+from .functional import ACTIVATIONS, affine, input_projection
 from .rnn import RecurrentStack
 
 __all__ = ["SimpleRNN", "LSTM", "MGU"]
@@ -79,10 +81,6 @@ class _GatedBaseline(RecurrentStack):
         return input_projection(x, params["weight_ih"], b_ih), b_hh
 
 
-def _rec(h: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
-    return torch.addmm(b, h, w.t()) if b is not None else h @ w.t()
-
-
 class SimpleRNN(_GatedBaseline):
     r"""The simple (Elman) RNN, paper eq. (1): ``h_t = g(W x_t + U h_{t-1} + b)``.
 
@@ -95,7 +93,7 @@ class SimpleRNN(_GatedBaseline):
         xp, b_hh = self._projections(x, params)
         h, outs = state[0], []
         for xp_t in xp.unbind(0):
-            h = self.g(xp_t + _rec(h, params["weight_hh"], b_hh))
+            h = self.g(xp_t + affine(h, params["weight_hh"], b_hh))
             outs.append(h)
         return torch.stack(outs), (h,)
 
@@ -119,9 +117,9 @@ class LSTM(_GatedBaseline):
         xp, b_hh = self._projections(x, params)
         (h, c), outs, n = state, [], self.hidden_size
         for xp_t in xp.unbind(0):
-            a = xp_t + _rec(h, params["weight_hh"], b_hh)
-            i, f, o = (torch.sigmoid(a[:, k * n : (k + 1) * n]) for k in (0, 1, 3))
-            c = f * c + i * self.g(a[:, 2 * n : 3 * n])
+            a = xp_t + affine(h, params["weight_hh"], b_hh)
+            i, f, o = (torch.sigmoid(a[..., k * n : (k + 1) * n]) for k in (0, 1, 3))
+            c = f * c + i * self.g(a[..., 2 * n : 3 * n])
             h = o * self.g(c)
             outs.append(h)
         return torch.stack(outs), (h, c)
@@ -144,11 +142,11 @@ class MGU(_GatedBaseline):
         xp, b_hh = self._projections(x, params)
         h, outs, n = state[0], [], self.hidden_size
         w = params["weight_hh"]
-        b_f = b_hh[:n] if b_hh is not None else None
-        b_h = b_hh[n:] if b_hh is not None else None
+        b_f = b_hh[..., :n] if b_hh is not None else None
+        b_h = b_hh[..., n:] if b_hh is not None else None
         for xp_t in xp.unbind(0):
-            f = torch.sigmoid(xp_t[:, :n] + _rec(h, w[:n], b_f))
-            h_tilde = self.g(xp_t[:, n:] + _rec(f * h, w[n:], b_h))
+            f = torch.sigmoid(xp_t[..., :n] + affine(h, w[..., :n, :], b_f))
+            h_tilde = self.g(xp_t[..., n:] + affine(f * h, w[..., n:, :], b_h))
             h = h + f * (h_tilde - h)
             outs.append(h)
         return torch.stack(outs), (h,)

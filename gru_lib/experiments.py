@@ -43,20 +43,22 @@ import torch
 from . import paper
 from .params import MODELS
 from .train import (
-    NonFiniteLossError,
     ResumeError,
     SequenceData,
     TrainConfig,
     checkpoint_path,
     config_differences,
     train,
+    train_stack,
 )
 
 __all__ = [
+    "CPU_STACK",
     "PRESETS",
     "SUBSET_SEED",
     "TASKS",
     "Task",
+    "auto_stack_size",
     "load_results",
     "load_task_data",
     "make_config",
@@ -229,6 +231,7 @@ def run_experiment(
     progress: bool = True,
     data: Optional[SequenceData] = None,
     command: Optional[list[str]] = None,
+    cuda_graph: bool = False,
     **overrides: Any,
 ) -> dict:
     """Train ``model`` on ``task`` and return the result (also written to ``out`` if given).
@@ -245,7 +248,7 @@ def run_experiment(
         data = load_task_data(task, data_dir=data_dir, download=download, train_limit=config.train_limit,
                               test_limit=config.test_limit)
     return train(config, data, out=out, resume=resume, progress=progress, command=command,
-                 extra={"preset": preset})
+                 extra={"preset": preset}, cuda_graph=cuda_graph)
 
 
 def result_filename(task: str, model: str, activation: str, lr: float, seed: int) -> str:
@@ -261,6 +264,29 @@ def _read_json(path: Path) -> Optional[dict]:
         return None
 
 
+#: Largest stack :func:`run_grid` trains by default on the CPU, per task: where
+#: ``benchmarks/stack.py`` measured a stack to be faster per model than one model at a
+#: time on two cores (see ``results/README.md``). On a GPU the whole group is one stack.
+CPU_STACK = {"mnist-row": 8, "mnist-pixel": 8, "imdb": 1}
+
+
+def auto_stack_size(task: str, device: Union[str, torch.device, None] = "auto") -> Optional[int]:
+    """The default stack cap of :func:`run_grid`: ``None`` (no cap) on a GPU, else :data:`CPU_STACK`."""
+    from .train import resolve_device
+
+    _task(task)
+    return None if resolve_device(device).type == "cuda" else CPU_STACK[task]
+
+
+def _grid_jobs(pending: list[tuple], cap: Optional[int]) -> list[list[tuple]]:
+    """Runs that may share a stack (same model and activation), in chunks of at most ``cap``."""
+    groups: dict[tuple, list[tuple]] = {}
+    for item in pending:
+        groups.setdefault((item[0], item[1]), []).append(item)
+    size = cap or max(len(g) for g in groups.values())
+    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
 def run_grid(
     task: str,
     models: Sequence[str],
@@ -274,59 +300,89 @@ def run_grid(
     download: bool = True,
     progress: bool = True,
     command: Optional[list[str]] = None,
+    stack: Union[int, str, None] = "auto",
+    cuda_graph: bool = False,
     **overrides: Any,
 ) -> list[dict]:
-    """Run every combination one after the other; return one status dict per run.
+    """Run every combination of models, activations, rates and seeds; return one status dict per run.
+
+    Runs that share the model and activation train together as one stack
+    (:func:`gru_lib.train.train_stack`): every rate × seed at once, in stacks of at
+    most ``stack`` models (``"auto"``: :func:`auto_stack_size`; ``1``: one at a
+    time). Each run writes the same result file as it would alone.
 
     A run whose JSON is complete with at least the requested epochs is skipped;
     a run with a checkpoint is resumed; a run that stopped on a non-finite loss
     is not retried (delete its files to retry). A run that diverges is recorded
-    and the grid goes on. The data is loaded once for the whole grid. Statuses:
+    and the others go on. The data is loaded once for the whole grid. Statuses:
     ``"done"``, ``"skipped"``, ``"resumed"``, ``"diverged"``, ``"stopped earlier"``,
     ``"mismatch"`` (the existing files are from a different configuration, or a
     partial result lacks its checkpoint).
     """
+    if stack == "auto":
+        stack = auto_stack_size(task, overrides.get("device", "auto"))
+    elif stack is not None and (isinstance(stack, bool) or not isinstance(stack, int) or stack < 1):
+        raise ValueError(f"stack must be a positive int, 'auto' or None, got {stack!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data: Optional[SequenceData] = None
-    statuses = []
+    statuses: dict[int, dict] = {}
+    pending = []
     combos = [(m, a, lr, s) for a in activations for lr in lrs for m in models for s in seeds]
-    for i, (model, activation, lr, seed) in enumerate(combos, 1):
+    for i, (model, activation, lr, seed) in enumerate(combos):
         path = out_dir / result_filename(task, model, activation, lr, seed)
         config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
         status = {"path": str(path), "model": model, "activation": activation, "lr": lr, "seed": seed}
         existing = _read_json(path)
         diffs = config_differences(existing.get("config", {}), config) if existing is not None else []
         if diffs:
-            statuses.append(status | {"status": "mismatch", "message": f"{path} was made with other settings: "
-                                      + "; ".join(diffs)})
-            continue
-        if existing is not None and existing.get("stopped"):
-            statuses.append(status | {"status": "stopped earlier", "message": existing["stopped"].get("message")})
-            continue
-        if existing is not None and existing.get("complete") and len(existing.get("history", [])) >= config.epochs:
-            statuses.append(status | {"status": "skipped"})
-            continue
-        resumed = checkpoint_path(path).exists()
+            statuses[i] = status | {"status": "mismatch", "message": f"{path} was made with other settings: "
+                                    + "; ".join(diffs)}
+        elif existing is not None and existing.get("stopped"):
+            statuses[i] = status | {"status": "stopped earlier", "message": existing["stopped"].get("message")}
+        elif existing is not None and existing.get("complete") and len(existing.get("history", [])) >= config.epochs:
+            statuses[i] = status | {"status": "skipped"}
+        else:
+            status["resumed"] = checkpoint_path(path).exists()
+            pending.append((model, activation, i, config, path, status))
+
+    def train_job(job: list[tuple]) -> None:
+        results = train_stack([j[3] for j in job], data, outs=[j[4] for j in job], resume=True, progress=progress,
+                              command=command, extra={"preset": preset}, cuda_graph=cuda_graph)
+        for (_, _, i, _, _, status), result in zip(job, results):
+            resumed = status.pop("resumed")
+            if result.get("stopped"):
+                statuses[i] = status | {"status": "diverged", "message": result["stopped"].get("message")}
+            else:
+                statuses[i] = status | {"status": "resumed" if resumed else "done"}
+
+    jobs = _grid_jobs(pending, stack)
+    for n, job in enumerate(jobs, 1):
         if progress:
             import sys
 
-            word = "resuming" if resumed else "running"
-            print(f"[{i}/{len(combos)}] {word} {path.name}", file=sys.stderr, flush=True)
+            names = ", ".join(("resuming " if j[5]["resumed"] else "") + j[4].name for j in job)
+            print(f"[{n}/{len(jobs)}] {names}", file=sys.stderr, flush=True)
         if data is None:
-            data = load_task_data(task, data_dir=data_dir, download=download, train_limit=config.train_limit,
-                                  test_limit=config.test_limit)
+            data = load_task_data(task, data_dir=data_dir, download=download, train_limit=job[0][3].train_limit,
+                                  test_limit=job[0][3].test_limit)
         try:
-            run_experiment(task, model, activation=activation, lr=lr, seed=seed, preset=preset, out=path,
-                           resume=True, progress=progress, data=data, command=command, **overrides)
-        except NonFiniteLossError as e:
-            statuses.append(status | {"status": "diverged", "message": str(e)})
-            continue
-        except ResumeError as e:
-            statuses.append(status | {"status": "mismatch", "message": str(e)})
-            continue
-        statuses.append(status | {"status": "resumed" if resumed else "done"})
-    return statuses
+            train_job(job)
+        except (ResumeError, ValueError) as e:
+            if len(job) == 1:
+                _, _, i, _, _, status = job[0]
+                status.pop("resumed", None)
+                statuses[i] = status | {"status": "mismatch", "message": str(e)}
+                continue
+            # one run's files stop the stack: train the runs one by one so that only it is reported
+            for single in job:
+                try:
+                    train_job([single])
+                except (ResumeError, ValueError) as e1:
+                    _, _, i, _, _, status = single
+                    status.pop("resumed", None)
+                    statuses[i] = status | {"status": "mismatch", "message": str(e1)}
+    return [statuses[i] for i in range(len(combos))]
 
 
 # ----------------------------------------------------------------------------- aggregation

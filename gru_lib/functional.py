@@ -49,7 +49,7 @@ from .variants import Variant, get_variant
 
 __all__ = [
     "GRUSpec", "gru_step", "gru_sequence", "gru_sequence_autograd", "fold_biases",
-    "input_projection", "parameter_shapes", "ACTIVATIONS", "UPDATE_RULES",
+    "affine", "input_projection", "parameter_shapes", "ACTIVATIONS", "UPDATE_RULES",
 ]
 
 ACTIVATIONS = ("tanh", "relu")
@@ -255,19 +255,27 @@ def _models_first(a: Tensor, stacked: bool) -> Tensor:
     return a.transpose(0, 1).reshape(a.shape[1], -1, a.shape[-1])
 
 
+def affine(h: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """``h @ weightᵀ + bias`` for one model, or per model for a stack (``h`` ``(K, B, cols)``,
+    ``weight`` ``(K, rows, cols)``, ``bias`` ``(K, rows)`` or ``(K, 1, rows)``)."""
+    if bias is not None and weight.dim() == 3 and bias.dim() == 2:
+        bias = bias.unsqueeze(-2)
+    return _addmm(bias, h, weight.mT)
+
+
 def input_projection(x: Tensor, weight_ih: Tensor, bias_x: Optional[Tensor]) -> Tensor:
     """``x @ weight_ihᵀ + bias_x`` for every step at once, as one matmul.
 
     One model: ``x`` has any leading shape and ``weight_ih`` is 2-D. A stack of
     ``K`` models: ``x`` is ``(T, K, B, m)``, ``weight_ih`` is ``(K, rows, m)`` and
-    ``bias_x`` is ``(K, 1, rows)``; the result is ``(T, K, B, rows)`` (a view of
-    one batched matmul's output).
+    ``bias_x`` is ``(K, rows)`` or ``(K, 1, rows)``; the result is
+    ``(T, K, B, rows)`` (a view of one batched matmul's output).
     """
     if weight_ih.dim() == 2:
         out = _addmm(bias_x, x.reshape(-1, x.shape[-1]), weight_ih.t())
         return out.view(*x.shape[:-1], weight_ih.shape[0])
     T, K, B, _ = x.shape
-    out = _addmm(bias_x, _models_first(x, True), weight_ih.mT)
+    out = affine(_models_first(x, True), weight_ih, bias_x)
     return out.view(K, T, B, -1).transpose(0, 1)
 
 

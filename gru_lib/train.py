@@ -1,36 +1,21 @@
-"""The paper's training protocol: model, optimiser, learning-rate rule, resumable loop.
+"""The paper's training protocol and the loop that trains one model or a stack of them.
 
-Dey & Salem (2017, §3 and Table 0) train one recurrent layer followed by a softmax
-(MNIST, 10 classes) or a logistic unit (IMDB) with RMSprop, batch 32, 20% dropout
-and the learning-rate rule of their eq. (18). This module implements that protocol
-for any tensors; :mod:`gru_lib.experiments` supplies the paper's tasks and data.
-
-The model (:func:`build_model`)
-    ``[embedding] → recurrent layer → dropout → linear``. Token inputs (IMDB) go
-    through an embedding (128-dimensional: the paper's 98688 parameters for GRU0
-    are 3(n² + nm + n) with n = m = 128). The classifier reads the recurrent layer's
-    last output (Keras's ``return_sequences=False``). Ten classes use 10 logits and
-    ``CrossEntropyLoss`` (softmax + categorical cross-entropy); two classes use one
-    logit and ``BCEWithLogitsLoss`` (logistic unit + binary cross-entropy).
-
-Dropout placement (``dropout_at``) — the paper says only "Dropout 20%"
-    ``"output"`` (default): a dropout layer on the last state, before the output
-    layer, as a Keras ``Dropout`` layer between the recurrent and ``Dense`` layers
-    would do. ``"input"``: dropout on the recurrent layer's input features with one
-    mask per sequence shared by all time steps, which is what the Keras recurrent
-    layer's own ``dropout=`` argument does (the Keras IMDB example the paper follows
-    also sets ``recurrent_dropout``, dropout on the state inside the recurrence,
-    which is not offered here). Note that with pixel-wise MNIST (one input feature)
-    ``"input"`` blanks 20% of whole sequences. ``"none"``: no dropout.
+Dey & Salem (2017, §3 and Table 0) train one recurrent layer and a classifier
+(:mod:`gru_lib.model`) with RMSprop, batch 32, 20% dropout and the learning-rate
+rule of their eq. (18). This module implements that protocol for any tensors;
+:mod:`gru_lib.experiments` supplies the paper's tasks and data, and
+:mod:`gru_lib.files` the files a run leaves.
 
 Optimiser
-    ``torch.optim.RMSprop`` with Keras's defaults (:data:`KERAS_RMSPROP`): Keras
-    ``rho=0.9`` is torch's ``alpha`` (the decay of the running mean of squared
-    gradients; torch's own default is 0.99) and Keras's ``epsilon``, ``K.epsilon()``
-    = 1e-7, is torch's ``eps`` (torch's default is 1e-8, as was the RMSprop default
-    of the Keras 2.0 releases of 2017); no momentum, not centred. Both torch and
-    Keras 2.0 add ε outside the square root, ``g / (√v + ε)``; at these rates the
-    choice of ε makes no measurable difference.
+    RMSprop with Keras's defaults (:data:`KERAS_RMSPROP`): Keras ``rho=0.9`` is
+    torch's ``alpha`` (the decay of the running mean of squared gradients; torch's
+    own default is 0.99) and Keras's ``epsilon``, ``K.epsilon()`` = 1e-7, is torch's
+    ``eps`` (torch's default is 1e-8, as was the RMSprop default of the Keras 2.0
+    releases of 2017); no momentum, not centred. Both torch and Keras 2.0 add ε
+    outside the square root, ``g / (√v + ε)``; at these rates the choice of ε makes
+    no measurable difference. :class:`gru_lib.optim.StackedRMSprop` is that update
+    with one rate per model of a stack; its state is stored in
+    ``torch.optim.RMSprop``'s format.
 
 Learning rate (``lr_schedule``)
     ``"eq18"`` (default) is eq. (18) as written: ``η(e) = η · exp(−cost(e−1))`` where
@@ -41,12 +26,6 @@ Learning rate (``lr_schedule``)
     the rate starts low after epoch 1 and rises towards the base rate η — the
     opposite of a decay, although the paper calls it one. ``"constant"`` keeps η.
 
-Initialisation (``init``)
-    ``"keras"`` (default, since the paper ran Keras's defaults): the recurrent layer
-    gets Glorot-uniform input kernels, orthogonal recurrent kernels and zero biases
-    (:mod:`gru_lib.init`); the embedding U(−0.05, 0.05); the output layer
-    Glorot-uniform with a zero bias. ``"torch"``: PyTorch's defaults throughout.
-
 Accuracies and losses per epoch
     ``train_loss``/``train_acc`` are running means over the epoch's batches with
     dropout on, as Keras reports them (so the paper's "Train" columns are most
@@ -54,14 +33,33 @@ Accuracies and losses per epoch
     evaluation mode. ``eval_train=True`` adds ``train_eval_loss``/``train_eval_acc``,
     the training set re-evaluated in evaluation mode (one extra forward pass).
 
+One model or a stack (:func:`train`, :func:`train_stack`)
+    The loop always trains a stack of ``K`` models of one architecture
+    (:class:`~gru_lib.model.StackedClassifier`); a single run is the stack of one.
+    Each model keeps its own initial weights (``torch.manual_seed(seed)`` before
+    :func:`~gru_lib.model.build_model`), its own data order (a generator seeded
+    with ``seed``), its own dropout masks (a generator continuing from the random
+    state after its initialisation, as a lone run's global generator would), its
+    own rate, schedule and optimiser state, its own result file and checkpoint,
+    and its own stop on a non-finite loss: a model that diverges is reported and
+    dropped from the stack, and the others go on. On the CPU a model's history in
+    a stack equals its history alone up to rounding.
+
 Runs that survive
     With ``out=PATH.json`` the result JSON and a checkpoint ``PATH.ckpt`` (model,
     optimiser, random-number-generator states, history, configuration) are written
-    after every epoch, each atomically (temporary file, then ``os.replace``). An
-    interrupted run keeps its last complete epoch; ``resume=True`` continues it to
-    ``epochs`` and, on the CPU, reproduces the uninterrupted run's history exactly.
-    A non-finite loss stops the run with :class:`NonFiniteLossError`; the last good
-    checkpoint is left as it was and the JSON records why the run stopped.
+    after every epoch, each atomically. An interrupted run keeps its last complete
+    epoch; ``resume=True`` continues it to ``epochs`` and, on the CPU, reproduces
+    the uninterrupted run's history exactly. A non-finite loss stops the run with
+    :class:`NonFiniteLossError`; the last good checkpoint is left as it was and the
+    JSON records why the run stopped.
+
+CUDA graphs (``cuda_graph=True``, CUDA only)
+    One training iteration of the stack (forward, backward, optimiser step) is
+    captured once as a CUDA graph on static input buffers and replayed for every
+    full batch; a last, partial batch runs eagerly. Kernel launches dominate these
+    small models on a GPU, and a replay launches them all at once. If capture
+    fails, training continues eagerly with a warning.
 """
 
 from __future__ import annotations
@@ -69,65 +67,65 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 import math
-import os
-import platform
-import subprocess
 import sys
-import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 import torch
-from torch import Tensor, nn
-from torch.nn import functional as F
+from torch import Tensor
 
-from .baselines import LSTM, MGU, SimpleRNN
+from .files import (
+    CHECKPOINT_FORMAT,
+    RESULT_FORMAT,
+    atomic_write_bytes,
+    atomic_write_json,
+    checkpoint_path,
+    device_name,
+    load_checkpoint,
+    provenance,
+    read_result,
+)
+from .model import (
+    ACTIVATIONS,
+    DROPOUT_PLACEMENTS,
+    INITS,
+    SequenceClassifier,
+    StackedClassifier,
+    build_model,
+    recurrent_param_count,
+)
+from .optim import StackedRMSprop
 from .params import MODELS, count_params
-from .rnn import GRU
 from .variants import VARIANTS
 
 __all__ = [
-    "ACTIVATIONS",
-    "ResumeError",
-    "DROPOUT_PLACEMENTS",
-    "INITS",
     "KERAS_RMSPROP",
     "LR_SCHEDULES",
-    "MODELS",
     "NonFiniteLossError",
-    "RESULT_FORMAT",
-    "SequenceClassifier",
+    "ResumeError",
     "SequenceData",
     "TrainConfig",
-    "atomic_write_bytes",
-    "atomic_write_json",
-    "build_model",
-    "checkpoint_path",
     "config_differences",
-    "device_name",
     "epoch_lr",
     "eq18_lr",
     "evaluate",
-    "provenance",
-    "recurrent_param_count",
     "resolve_device",
+    "stack_key",
     "train",
+    "train_stack",
 ]
+
+# Names that moved to gru_lib.model and gru_lib.files stay importable from here.
+_MOVED = (ACTIVATIONS, DROPOUT_PLACEMENTS, INITS, SequenceClassifier, build_model, recurrent_param_count,
+          RESULT_FORMAT, atomic_write_json, checkpoint_path, device_name, provenance)
 
 #: Keras's RMSprop defaults in torch's names (Keras ``rho`` is ``alpha``, ``epsilon`` is ``eps``).
 KERAS_RMSPROP = {"alpha": 0.9, "eps": 1e-7}
-DROPOUT_PLACEMENTS = ("output", "input", "none")
 LR_SCHEDULES = ("eq18", "constant")
-INITS = ("keras", "torch")
-ACTIVATIONS = ("tanh", "relu")
-#: Identifies the layout of result JSON files (and of the checkpoints beside them).
-RESULT_FORMAT = "gru_lib.result/1"
-CHECKPOINT_FORMAT = "gru_lib.checkpoint/1"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -195,156 +193,6 @@ def resolve_device(spec: Union[str, torch.device, None] = "auto") -> torch.devic
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"device {str(spec)!r} requested but MPS is not available; use --device cpu or auto")
     return device
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def device_name(device: torch.device) -> str:
-    """A human-readable name: the CPU model, the CUDA device's name, or ``"Apple MPS"``."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "mps":
-        return "Apple MPS"
-    return _cpu_model()
-
-
-# ----------------------------------------------------------------------------- model
-def _recurrent_layer(model: str, input_size: int, hidden_size: int, *, activation: str, init: str,
-                     reset_after: bool, update_rule: str, implementation: str) -> nn.Module:
-    model = model.lower()
-    if model in VARIANTS:
-        return GRU(input_size, hidden_size, batch_first=True, variant=model, activation=activation,
-                   reset_after=reset_after, update_rule=update_rule, init=init, implementation=implementation)
-    if reset_after:
-        raise ValueError(f"reset_after applies to GRUs only, not to {model!r}")
-    cls = {"lstm": LSTM, "rnn": SimpleRNN, "mgu": MGU}.get(model)
-    if cls is None:
-        raise ValueError(f"unknown model {model!r}; expected one of {list(MODELS)}")
-    return cls(input_size, hidden_size, batch_first=True, activation=activation, init=init)
-
-
-class SequenceClassifier(nn.Module):
-    """``[embedding] → recurrent layer → dropout → linear`` (see the module docstring).
-
-    ``forward(x)`` takes ``(B, T, m)`` floats, or ``(B, T)`` token indices when the
-    model has an embedding, and returns logits: ``(B, num_classes)`` for more than
-    two classes, ``(B,)`` (one logistic unit) for two.
-    """
-
-    def __init__(self, embedding: Optional[nn.Embedding], rnn: nn.Module, num_classes: int,
-                 dropout: float, dropout_at: str) -> None:
-        super().__init__()
-        if dropout_at not in DROPOUT_PLACEMENTS:
-            raise ValueError(f"unknown dropout_at {dropout_at!r}; expected one of {list(DROPOUT_PLACEMENTS)}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self.embedding = embedding
-        self.rnn = rnn
-        self.num_classes = int(num_classes)
-        self.dropout = float(dropout) if dropout_at != "none" else 0.0
-        self.dropout_at = dropout_at
-        self.output = nn.Linear(rnn.hidden_size, 1 if num_classes == 2 else num_classes)
-
-    @property
-    def binary(self) -> bool:
-        return self.num_classes == 2
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.embedding is not None:
-            x = self.embedding(x)
-        if self.dropout_at == "input" and self.training and self.dropout > 0:
-            # one mask per sequence and feature, shared by all steps (Keras's layer `dropout=`)
-            keep = 1.0 - self.dropout
-            mask = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype).bernoulli_(keep)
-            x = x * mask / keep
-        out, _ = self.rnn(x)
-        last = out[:, -1]
-        if self.dropout_at == "output" and self.dropout > 0:
-            last = F.dropout(last, self.dropout, training=self.training)
-        logits = self.output(last)
-        return logits.squeeze(-1) if self.binary else logits
-
-    def loss(self, logits: Tensor, y: Tensor) -> Tensor:
-        """Mean binary or categorical cross-entropy."""
-        if self.binary:
-            return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
-        return F.cross_entropy(logits, y)
-
-    def predict(self, logits: Tensor) -> Tensor:
-        return (logits > 0).long() if self.binary else logits.argmax(-1)
-
-
-def build_model(
-    model: str,
-    *,
-    input_size: int,
-    hidden_size: int,
-    num_classes: int,
-    activation: str = "tanh",
-    num_embeddings: Optional[int] = None,
-    dropout: float = 0.2,
-    dropout_at: str = "output",
-    init: str = "keras",
-    reset_after: bool = False,
-    update_rule: str = "paper",
-    implementation: str = "fused",
-) -> SequenceClassifier:
-    """The paper's classifier around any ``gru_lib`` recurrent model.
-
-    Parameters
-    ----------
-    model:
-        ``"gru0"`` … ``"gru3"``, ``"lstm"``, ``"rnn"`` or ``"mgu"``.
-    input_size:
-        Features per step; with ``num_embeddings`` the embedding's dimension.
-    hidden_size, activation:
-        ``n`` and the candidate's ``g`` (``"tanh"`` or ``"relu"``).
-    num_classes:
-        10 for MNIST (softmax), 2 for IMDB (one logistic unit).
-    num_embeddings:
-        Vocabulary size for token inputs; ``None`` for real-valued sequences.
-    dropout, dropout_at, init:
-        See the module docstring.
-    reset_after, update_rule, implementation:
-        Passed to :class:`gru_lib.GRU` (GRUs only).
-
-    Examples
-    --------
-    >>> m = build_model("gru1", input_size=28, hidden_size=100, num_classes=10)
-    >>> recurrent_param_count(m)
-    33100
-    """
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; expected one of {list(INITS)}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; expected one of {list(ACTIVATIONS)}")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    embedding = nn.Embedding(num_embeddings, input_size) if num_embeddings else None
-    rnn = _recurrent_layer(model, input_size, hidden_size, activation=activation, init=init,
-                           reset_after=reset_after, update_rule=update_rule, implementation=implementation)
-    net = SequenceClassifier(embedding, rnn, num_classes, dropout, dropout_at)
-    if init == "keras":
-        with torch.no_grad():
-            if embedding is not None:
-                embedding.weight.uniform_(-0.05, 0.05)
-            nn.init.xavier_uniform_(net.output.weight)
-            net.output.bias.zero_()
-    return net
-
-
-def recurrent_param_count(net: SequenceClassifier) -> int:
-    """Trainable parameters of the recurrent layer alone (what the paper's tables count)."""
-    return sum(p.numel() for p in net.rnn.parameters() if p.requires_grad)
 
 
 # ----------------------------------------------------------------------------- data & config
@@ -450,163 +298,93 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-# ----------------------------------------------------------------------------- files
-def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def stack_key(config: TrainConfig) -> tuple:
+    """What runs must share to train in one stack: every setting but ``lr``, ``seed`` and ``epochs``."""
+    return tuple((k, v) for k, v in config.to_dict().items() if k not in STACK_FREE)
 
 
-def atomic_write_json(path: Union[str, Path], obj: Any) -> None:
-    """:func:`atomic_write_bytes` of ``obj`` as indented JSON (NaN/inf written as ``null``)."""
-    text = json.dumps(_json_safe(obj), indent=1, allow_nan=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def checkpoint_path(out: Union[str, Path]) -> Path:
-    """The checkpoint beside a result file: ``PATH.json`` → ``PATH.ckpt``."""
-    out = Path(out)
-    return out.with_suffix(".ckpt") if out.suffix == ".json" else out.with_name(out.name + ".ckpt")
-
-
-# ----------------------------------------------------------------------------- provenance
-def _git(*args: str) -> Optional[str]:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        r = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return r.stdout if r.returncode == 0 else None
-
-
-def provenance(device: torch.device, command: Optional[list[str]] = None) -> dict:
-    """Where a result came from: versions, commit, device, threads, date, command (no host name).
-
-    ``git_commit`` is ``git rev-parse HEAD`` of the checkout ``gru_lib`` was imported
-    from (``None`` outside a git checkout, e.g. an installed wheel); ``git_dirty`` says
-    whether files under ``gru_lib/`` differ from that commit.
-    """
-    from . import __version__
-
-    commit = _git("rev-parse", "HEAD")
-    # "dirty": the package's own files differ from that commit (edited or new files)
-    status = _git("status", "--porcelain", "--", "gru_lib") if commit else None
-    return {
-        "gru_lib_version": __version__,
-        "git_commit": commit.strip() if commit else None,
-        "git_dirty": (bool(status.strip()) if status is not None else None),
-        "torch_version": str(torch.__version__),
-        "python_version": platform.python_version(),
-        "platform": f"{platform.system()} {platform.machine()}",
-        "device": str(device),
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": list(command) if command is not None else list(sys.argv),
-    }
+#: Settings that may differ between the models of one stack.
+STACK_FREE = ("lr", "seed", "epochs")
 
 
 # ----------------------------------------------------------------------------- progress
+def _watched(stream) -> bool:
+    """Whether someone watches ``stream`` live: a terminal, or a Jupyter/Colab kernel's output."""
+    if hasattr(stream, "isatty") and stream.isatty():
+        return True
+    return "ipykernel" in sys.modules and type(stream).__module__.startswith("ipykernel")
+
+
 class _Progress:
-    """A dependency-free progress bar on stderr: one line per epoch, redrawn in place on a terminal."""
+    """Progress on stderr: a ``tqdm`` bar during each epoch where someone watches (text on a
+    terminal, a widget in Jupyter and Colab), and one summary line per model and epoch
+    everywhere, so that logs and CI output stay line-based and short."""
 
     def __init__(self, enabled: bool, stream=None) -> None:
         self.enabled = enabled
         self.stream = stream or sys.stderr
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._last = 0.0
+        self.live = enabled and _watched(self.stream)
+        self._bar = None
 
-    def update(self, epoch: int, epochs: int, done: int, total: int, loss: float, acc: float, t0: float,
-               force: bool = False) -> None:
-        if not self.tty:
-            return
-        now = time.perf_counter()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        width = 24
-        fill = int(width * done / max(total, 1))
-        bar = "#" * fill + "." * (width - fill)
-        elapsed = now - t0
-        eta = elapsed / done * (total - done) if done else float("nan")
-        self.stream.write(f"\repoch {epoch}/{epochs} [{bar}] {done}/{total} loss {loss:.4f} acc {acc:.3f} "
-                          f"{elapsed:.0f}s<{eta:.0f}s ")
-        self.stream.flush()
+    def start(self, description: str, total: int) -> None:
+        if self.live:
+            from tqdm.auto import tqdm
 
-    def end_epoch(self, epochs: int, entry: dict) -> None:
+            self._bar = tqdm(total=total, desc=description, unit="ex", leave=False, file=self.stream,
+                             mininterval=0.2, dynamic_ncols=True)
+
+    def update(self, n: int, loss: float, acc: float) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}", refresh=False)
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def end_epoch(self, epochs: int, entry: dict, label: str = "") -> None:
         if not self.enabled:
             return
-        if self.tty:
-            self.stream.write("\r\033[K")
         self.stream.write(
-            f"epoch {entry['epoch']}/{epochs}  lr {entry['lr']:.3g}  train loss {entry['train_loss']:.4f} "
+            f"{label}epoch {entry['epoch']}/{epochs}  lr {entry['lr']:.3g}  train loss {entry['train_loss']:.4f} "
             f"acc {entry['train_acc']:.4f}  test loss {entry['test_loss']:.4f} acc {entry['test_acc']:.4f}  "
             f"{entry['seconds']:.1f}s\n")
         self.stream.flush()
 
     def message(self, text: str) -> None:
         if self.enabled:
+            self.close()
             self.stream.write(text + "\n")
             self.stream.flush()
 
 
-# ----------------------------------------------------------------------------- loop
+# ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
+def _evaluate_stack(stack: StackedClassifier, x: Tensor, y: Tensor, batch_size: int) -> tuple[list, list]:
+    was_training = stack.training
+    stack.eval()
+    K, n = stack.size, x.shape[0]
+    loss_sum = torch.zeros(K, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(K, dtype=torch.int64, device=x.device)
+    for i in range(0, n, batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        yk = yb.expand(K, -1)
+        logits = stack(xb.expand(K, *xb.shape))
+        loss_sum += stack.loss(logits, yk).double() * xb.shape[0]
+        correct += (stack.predict(logits) == yk).sum(-1)
+    stack.train(was_training)
+    return (loss_sum / n).tolist(), (correct.double() / n).tolist()
+
+
 def evaluate(net: SequenceClassifier, x: Tensor, y: Tensor, batch_size: int = 1000) -> tuple[float, float]:
     """Mean loss and accuracy of ``net`` on ``(x, y)`` in evaluation mode (no dropout)."""
-    was_training = net.training
-    net.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=x.device)
-    for i in range(0, x.shape[0], batch_size):
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        logits = net(xb)
-        loss_sum += net.loss(logits, yb).double() * xb.shape[0]
-        correct += (net.predict(logits) == yb).sum()
-    net.train(was_training)
-    n = x.shape[0]
-    return float(loss_sum) / n, int(correct) / n
+    stack = StackedClassifier([net]).to(x.device)
+    losses, accs = _evaluate_stack(stack, x, y, batch_size)
+    return losses[0], accs[0]
 
 
-def _rng_state(generator: torch.Generator, device: torch.device) -> dict:
-    state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    if device.type == "mps":
-        state["mps"] = torch.mps.get_rng_state()
-    return state
-
-
-def _set_rng_state(state: dict, generator: torch.Generator, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["generator"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-    if device.type == "mps" and "mps" in state:
-        torch.mps.set_rng_state(state["mps"])
-
-
+# ----------------------------------------------------------------------------- the loop
 @contextlib.contextmanager
 def _run_environment(device: torch.device, threads: Optional[int], deterministic: bool):
     """Threads, deterministic algorithms (CPU) and a forked global RNG, all restored afterwards."""
@@ -626,21 +404,6 @@ def _run_environment(device: torch.device, threads: Optional[int], deterministic
         torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
 
 
-def _read_result(path: Path) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def _load_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a torn or foreign file: say which and why
-        raise ValueError(f"cannot read checkpoint {path}: {e}") from e
-
-
 def config_differences(saved: dict, config: TrainConfig) -> list[str]:
     """The settings in which ``config`` differs from a saved configuration, apart from the resumable ones."""
     return [f"{k}: saved {saved.get(k)!r}, now {v!r}" for k, v in config.to_dict().items()
@@ -655,6 +418,317 @@ def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
             + "; ".join(diffs) + "). Use the same settings, or a new --out path.")
 
 
+_SESSION_KEYS = ("date", "command", "device", "device_name", "threads", "git_commit", "git_dirty",
+                 "gru_lib_version", "torch_version")
+
+
+@dataclass
+class _Member:
+    """One model of a stack: its settings, files, history and random streams."""
+
+    config: TrainConfig
+    out: Optional[Path]
+    result: dict
+    net: Optional[SequenceClassifier]
+    optimizer_state: Optional[dict]
+    shuffle: torch.Generator  # the data order
+    dropout: torch.Generator  # the dropout masks, on the CPU (state "torch" in the checkpoint)
+    dropout_cuda: Optional[torch.Generator] = None  # the masks on a CUDA device (state "cuda")
+    error: Optional[NonFiniteLossError] = None
+
+    @property
+    def history(self) -> list:
+        return self.result["history"]
+
+    @property
+    def label(self) -> str:
+        return f"lr {self.config.lr:g} seed {self.config.seed}: "
+
+    def generator(self, device: torch.device) -> torch.Generator:
+        return self.dropout_cuda if device.type == "cuda" else self.dropout
+
+    def rng_state(self, device: torch.device) -> dict:
+        state = {"torch": self.dropout.get_state(), "generator": self.shuffle.get_state()}
+        if self.dropout_cuda is not None:
+            state["cuda"] = self.dropout_cuda.get_state()
+        return state
+
+
+def _open_member(config: TrainConfig, data: SequenceData, out, resume: bool, device: torch.device, prov: dict,
+                 extra: Optional[dict], bar: _Progress) -> _Member:
+    """Build one model (or restore it from its checkpoint) and the result it will fill."""
+    out = Path(out) if out is not None else None
+    ckpt = checkpoint_path(out) if out is not None else None
+    torch.manual_seed(config.seed)
+    input_size = config.embedding_dim if data.tokens else data.x_train.shape[-1]
+    net = build_model(
+        config.model, input_size=input_size, hidden_size=config.hidden_size, num_classes=data.num_classes,
+        activation=config.activation, num_embeddings=data.num_embeddings, dropout=config.dropout,
+        dropout_at=config.dropout_at, init=config.init, reset_after=config.reset_after,
+        update_rule=config.update_rule, implementation=config.implementation,
+    )
+    params = count_params(config.model, config.hidden_size, input_size, reset_after=config.reset_after,
+                          double_bias=None if config.model in VARIANTS else False)
+    actual = recurrent_param_count(net)
+    if params != actual:  # the closed form and the module must agree
+        raise AssertionError(f"count_params gives {params} but the recurrent layer has {actual} parameters")
+    # A lone run draws its masks from the global generator after initialising the
+    # model; each model of a stack continues that stream in a generator of its own.
+    dropout = torch.Generator()
+    dropout.set_state(torch.get_rng_state())
+    shuffle = torch.Generator().manual_seed(config.seed)
+    dropout_cuda = None
+    if device.type == "cuda":
+        dropout_cuda = torch.Generator(device=device).manual_seed(config.seed)
+
+    history: list[dict] = []
+    sessions: list[dict] = []
+    optimizer_state = None
+    if resume and ckpt is not None and not ckpt.exists() and out.exists():
+        # a result without its checkpoint (e.g. one copied or committed without it)
+        previous = read_result(out)
+        if previous is not None and previous.get("history"):
+            _check_resumable(previous.get("config", {}), config, out)
+            if not (previous.get("complete") and len(previous["history"]) >= config.epochs):
+                raise ResumeError(
+                    f"cannot resume {out}: its checkpoint {ckpt.name} is missing, so epoch "
+                    f"{len(previous['history']) + 1} cannot continue from epoch {len(previous['history'])}. "
+                    "Start the run again (--overwrite) or restore the checkpoint.")
+            bar.message(f"{out}: already complete ({len(previous['history'])} epochs)")
+            return _Member(config, out, previous, None, None, shuffle, dropout)
+    if resume and ckpt is not None and ckpt.exists():
+        state = load_checkpoint(ckpt)
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{ckpt} is not a gru_lib checkpoint (format {state.get('format')!r})")
+        _check_resumable(state["config"], config, ckpt)
+        net.load_state_dict(state["model"])
+        optimizer_state = state["optimizer"]
+        dropout.set_state(state["rng"]["torch"])
+        shuffle.set_state(state["rng"]["generator"])
+        if dropout_cuda is not None and "cuda" in state["rng"]:
+            dropout_cuda.set_state(state["rng"]["cuda"])
+        history = list(state["history"])
+        sessions = list(state.get("sessions", []))
+        bar.message(f"resuming {out} after epoch {len(history)} of {config.epochs}")
+    if len(history) < config.epochs:
+        sessions.append({k: prov[k] for k in _SESSION_KEYS} | {"first_epoch": len(history) + 1})
+    result = {
+        "format": RESULT_FORMAT,
+        "complete": False,
+        "config": config.to_dict(),
+        "data": dict(data.info) | {"train_size": int(data.x_train.shape[0]), "test_size": int(data.x_test.shape[0])},
+        "params": params,
+        "params_total": sum(p.numel() for p in net.parameters()),
+        "history": history,
+        "provenance": prov | {"sessions": sessions},
+        "stopped": None,
+    }
+    if extra:
+        result |= {k: v for k, v in extra.items() if k not in result}
+    member = _Member(config, out, result, net, optimizer_state, shuffle, dropout, dropout_cuda)
+    if len(history) >= config.epochs:
+        result["complete"] = True
+        if out is not None and not out.exists():
+            atomic_write_json(out, result)
+        bar.message(f"{out}: already complete ({len(history)} epochs)")
+        member.net = None
+    return member
+
+
+def _save(member: _Member, stack: StackedClassifier, opt: StackedRMSprop, k: int, device: torch.device,
+          with_checkpoint: bool) -> None:
+    """Write model ``k``'s result, and its checkpoint after a complete epoch."""
+    result = member.result
+    result["complete"] = len(member.history) >= member.config.epochs and result["stopped"] is None
+    if member.out is None:
+        return
+    if with_checkpoint:
+        buf = io.BytesIO()
+        torch.save({
+            "format": CHECKPOINT_FORMAT, "config": member.config.to_dict(), "epoch": len(member.history),
+            "model": {name: t.cpu() for name, t in stack.member_state_dict(k).items()},
+            "optimizer": opt.member_state_dict(k), "rng": member.rng_state(device),
+            "history": member.history, "sessions": result["provenance"]["sessions"],
+        }, buf)
+        atomic_write_bytes(checkpoint_path(member.out), buf.getvalue())
+    atomic_write_json(member.out, result)
+
+
+class _Step:
+    """One training iteration of a stack (forward, backward, optimiser step): eager, or
+    replayed from a CUDA graph captured on static input buffers."""
+
+    def __init__(self, stack: StackedClassifier, opt: StackedRMSprop, generators: list, batch_size: int,
+                 cuda_graph: bool) -> None:
+        self.stack, self.opt, self.generators = stack, opt, generators
+        self.batch_size = batch_size
+        self.want_graph = cuda_graph
+        self.graph = None
+        self.eager_steps = 0
+
+    def eager(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+        logits = self.stack(xb, self.generators)
+        loss = self.stack.loss(logits, yb)
+        self.opt.zero_grad()
+        loss.sum().backward()
+        self.opt.step()
+        return loss.detach(), logits.detach()
+
+    def __call__(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+        full = xb.shape[1] == self.batch_size
+        if self.graph is not None and full:
+            self.static_x.copy_(xb)
+            self.static_y.copy_(yb)
+            self.graph.replay()
+            return self.static_loss, self.static_logits
+        if self.want_graph and full and self.eager_steps >= 3:
+            # the first steps run eagerly (as real training steps) to warm up the
+            # allocator and autograd before the capture
+            self.want_graph = False
+            try:
+                return self._capture(xb, yb)
+            except Exception as e:  # any failure: keep training eagerly
+                self.graph = None
+                warnings.warn(f"capturing the training step as a CUDA graph failed ({e}); continuing eagerly",
+                              RuntimeWarning, stacklevel=2)
+                torch.cuda.synchronize()
+        self.eager_steps += 1
+        return self.eager(xb, yb)
+
+    def _capture(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+        graph = torch.cuda.CUDAGraph()
+        if self.stack.training and self.stack.template.dropout > 0:
+            register = getattr(graph, "register_generator_state", None)
+            if register is None:
+                raise RuntimeError("this torch cannot replay private generators in a graph "
+                                   "(CUDAGraph.register_generator_state is missing)")
+            for g in self.generators:
+                register(g)
+        self.static_x, self.static_y = xb.clone(), yb.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self.opt.zero_grad()
+            with torch.cuda.graph(graph):
+                self.static_loss, self.static_logits = self.eager(self.static_x, self.static_y)
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = graph
+        graph.replay()
+        return self.static_loss, self.static_logits
+
+
+def _train_members(configs, data, outs, *, resume, progress, deterministic, command, extra, on_epoch,
+                   cuda_graph) -> tuple[list[dict], list[Optional[NonFiniteLossError]]]:
+    configs = list(configs)
+    if not configs or not all(isinstance(c, TrainConfig) for c in configs):
+        raise TypeError("expected one or more TrainConfig objects")
+    outs = [None] * len(configs) if outs is None else list(outs)
+    if len(outs) != len(configs):
+        raise ValueError(f"expected {len(configs)} output paths, got {len(outs)}")
+    paths = [str(Path(o).resolve()) for o in outs if o is not None]
+    if len(set(paths)) != len(paths):
+        raise ValueError("two models of the stack would write the same result file")
+    key = stack_key(configs[0])
+    for i, c in enumerate(configs[1:], 1):
+        if stack_key(c) != key:
+            diffs = [f"{k}: {a!r} vs {b!r}" for (k, a), (_, b) in zip(key, stack_key(c)) if a != b]
+            raise ValueError(f"run {i} cannot share a stack with run 0; only {', '.join(STACK_FREE)} may differ "
+                             f"({'; '.join(diffs)})")
+    ref = configs[0]
+    if cuda_graph and resolve_device(ref.device).type != "cuda":
+        warnings.warn("cuda_graph=True applies to CUDA devices only; training eagerly", RuntimeWarning, stacklevel=3)
+        cuda_graph = False
+    device = resolve_device(ref.device)
+    bar = _Progress(progress)
+    errors: list[Optional[NonFiniteLossError]] = [None] * len(configs)
+
+    with _run_environment(device, ref.threads, deterministic):
+        prov = provenance(device, command)
+        everyone = [_open_member(c, data, o, resume, device, prov, extra, bar) for c, o in zip(configs, outs)]
+        results = [m.result for m in everyone]
+        members = [m for m in everyone if m.net is not None]
+        if not members:
+            return results, errors
+        for m in members:
+            m.result["provenance"]["sessions"][-1]["stack_size"] = len(members)
+        stack = StackedClassifier([m.net for m in members]).to(device)
+        opt = StackedRMSprop(list(stack.parameters()), [m.config.lr for m in members], **KERAS_RMSPROP)
+        for k, m in enumerate(members):
+            if m.optimizer_state is not None:
+                opt.load_member_state_dict(k, m.optimizer_state)
+            m.net = m.optimizer_state = None
+
+        x_tr, y_tr = data.x_train.to(device), data.y_train.to(device)
+        x_te, y_te = data.x_test.to(device), data.y_test.to(device)
+        n, bs = x_tr.shape[0], ref.batch_size
+        nb = math.ceil(n / bs)
+        check_every = 1 if device.type == "cpu" else 50
+        step = _Step(stack, opt, [m.generator(device) for m in members], bs, cuda_graph)
+        stack.train()
+        while members:
+            K = len(members)
+            epochs = [len(m.history) + 1 for m in members]
+            lrs = [epoch_lr(m.config.lr_schedule, m.config.lr, e, m.history) for m, e in zip(members, epochs)]
+            for k, lr in enumerate(lrs):
+                opt.set_lr(k, lr)
+            t0 = time.perf_counter()
+            perms = torch.stack([torch.randperm(n, generator=m.shuffle) for m in members]).to(device)
+            loss_sum = torch.zeros(K, dtype=torch.float64, device=device)
+            correct = torch.zeros(K, dtype=torch.int64, device=device)
+            seen = shown = 0
+            bar.start(f"epoch {max(epochs)}/{max(m.config.epochs for m in members)}", n * K)
+            for b in range(nb):
+                idx = perms[:, b * bs:(b + 1) * bs]
+                yb = y_tr[idx]
+                loss, logits = step(x_tr[idx], yb)
+                loss_sum += loss.double() * idx.shape[1]
+                correct += (stack.predict(logits) == yb).sum(-1)
+                seen += idx.shape[1]
+                if (b + 1) % check_every == 0 or b == nb - 1:
+                    means = (loss_sum / seen).tolist()
+                    for k, (m, mean) in enumerate(zip(members, means)):
+                        if not math.isfinite(mean) and m.error is None:
+                            m.error = NonFiniteLossError(epochs[k], b + 1, mean)
+                            m.result["stopped"] = {"reason": "non-finite loss", "epoch": epochs[k], "batch": b + 1,
+                                                   "message": str(m.error)}
+                            _save(m, stack, opt, k, device, with_checkpoint=False)  # the checkpoint keeps the last good epoch
+                            bar.message(f"{m.out or ''} {m.error}".strip())
+                    bar.update((seen - shown) * K, sum(means) / K, float(correct.sum()) / (seen * K))
+                    shown = seen
+                    if all(m.error is not None for m in members):
+                        break
+            bar.close()
+            train_seconds = time.perf_counter() - t0
+            alive = [k for k, m in enumerate(members) if m.error is None]
+            test = _evaluate_stack(stack, x_te, y_te, ref.eval_batch_size) if alive else None
+            train_eval = _evaluate_stack(stack, x_tr, y_tr, ref.eval_batch_size) if alive and ref.eval_train else None
+            seconds = time.perf_counter() - t0
+            train_losses, train_accs = (loss_sum / n).tolist(), (correct.double() / n).tolist()
+            for k in alive:
+                m = members[k]
+                entry = {"epoch": epochs[k], "lr": lrs[k], "train_loss": train_losses[k], "train_acc": train_accs[k],
+                         "test_loss": test[0][k], "test_acc": test[1][k]}
+                if train_eval is not None:
+                    entry["train_eval_loss"], entry["train_eval_acc"] = train_eval[0][k], train_eval[1][k]
+                entry |= {"train_seconds": train_seconds, "seconds": seconds, "stack_size": K}
+                m.history.append(entry)
+                _save(m, stack, opt, k, device, with_checkpoint=True)
+                bar.end_epoch(m.config.epochs, entry, m.label if K > 1 else "")
+                if on_epoch is not None:
+                    on_epoch(m.result)
+            keep = [k for k in alive if len(members[k].history) < members[k].config.epochs]
+            if len(keep) < K:
+                for m in members:
+                    if m.error is not None:
+                        errors[everyone.index(m)] = m.error
+                members = [members[k] for k in keep]
+                if members:
+                    stack = stack.select(keep)
+                    opt = opt.select(keep, list(stack.parameters()))
+                    step = _Step(stack, opt, [m.generator(device) for m in members], bs, cuda_graph)
+        return results, errors
+
+
 def train(
     config: TrainConfig,
     data: SequenceData,
@@ -666,8 +740,11 @@ def train(
     command: Optional[list[str]] = None,
     extra: Optional[dict] = None,
     on_epoch: Optional[Callable[[dict], None]] = None,
+    cuda_graph: bool = False,
 ) -> dict:
     """Train one model with the paper's protocol; return the result (the JSON's content).
+
+    This is :func:`train_stack` with a stack of one.
 
     Parameters
     ----------
@@ -682,7 +759,7 @@ def train(
         Continue from ``PATH.ckpt`` if it exists (the configuration must match,
         apart from :attr:`TrainConfig.RESUMABLE_CHANGES`); start afresh otherwise.
     progress:
-        Show a progress bar and one summary line per epoch on stderr.
+        Show a progress bar (where someone watches) and one summary line per epoch on stderr.
     deterministic:
         On the CPU, turn on ``torch.use_deterministic_algorithms`` for the run.
     command:
@@ -691,14 +768,17 @@ def train(
         More top-level entries for the result (e.g. ``{"preset": "quick"}``).
     on_epoch:
         Called with the result after each epoch.
+    cuda_graph:
+        On CUDA, replay each training step from a captured CUDA graph (see the module docstring).
 
     Returns
     -------
     dict with ``format``, ``complete``, ``config``, ``data``, ``params``,
     ``params_total``, ``history`` (one dict per epoch: ``epoch``, ``lr``,
     ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``, ``seconds``,
-    ``train_seconds``, and with ``eval_train`` ``train_eval_loss``/``train_eval_acc``),
-    ``provenance`` and ``stopped`` (``None``, or why a run stopped early).
+    ``train_seconds``, ``stack_size``, and with ``eval_train``
+    ``train_eval_loss``/``train_eval_acc``), ``provenance`` and ``stopped``
+    (``None``, or why a run stopped early).
 
     Raises
     ------
@@ -709,142 +789,43 @@ def train(
         ``resume=True`` found a checkpoint of a different configuration, or a
         partial result whose checkpoint is missing.
     """
-    device = resolve_device(config.device)
-    out = Path(out) if out is not None else None
-    ckpt = checkpoint_path(out) if out is not None else None
-    bar = _Progress(progress)
+    results, errors = _train_members([config], data, [out], resume=resume, progress=progress,
+                                     deterministic=deterministic, command=command, extra=extra,
+                                     on_epoch=on_epoch, cuda_graph=cuda_graph)
+    if errors[0] is not None:
+        raise errors[0]
+    return results[0]
 
-    with _run_environment(device, config.threads, deterministic):
-        prov = provenance(device, command)
-        torch.manual_seed(config.seed)
-        generator = torch.Generator().manual_seed(config.seed)
-        input_size = config.embedding_dim if data.tokens else data.x_train.shape[-1]
-        net = build_model(
-            config.model, input_size=input_size, hidden_size=config.hidden_size, num_classes=data.num_classes,
-            activation=config.activation, num_embeddings=data.num_embeddings, dropout=config.dropout,
-            dropout_at=config.dropout_at, init=config.init, reset_after=config.reset_after,
-            update_rule=config.update_rule, implementation=config.implementation,
-        ).to(device)
-        params = count_params(config.model, config.hidden_size, input_size, reset_after=config.reset_after,
-                              double_bias=None if config.model in VARIANTS else False)
-        actual = recurrent_param_count(net)
-        if params != actual:  # the closed form and the module must agree
-            raise AssertionError(f"count_params gives {params} but the recurrent layer has {actual} parameters")
-        opt = torch.optim.RMSprop(net.parameters(), lr=config.lr, **KERAS_RMSPROP)
 
-        history: list[dict] = []
-        sessions: list[dict] = []
-        if resume and ckpt is not None and not ckpt.exists() and out.exists():
-            # a result without its checkpoint (e.g. one copied or committed without it)
-            previous = _read_result(out)
-            if previous is not None and previous.get("history"):
-                _check_resumable(previous.get("config", {}), config, out)
-                if previous.get("complete") and len(previous["history"]) >= config.epochs:
-                    bar.message(f"{out}: already complete ({len(previous['history'])} epochs)")
-                    return previous
-                raise ResumeError(
-                    f"cannot resume {out}: its checkpoint {ckpt.name} is missing, so epoch "
-                    f"{len(previous['history']) + 1} cannot continue from epoch {len(previous['history'])}. "
-                    "Start the run again (--overwrite) or restore the checkpoint.")
-        if resume and ckpt is not None and ckpt.exists():
-            state = _load_checkpoint(ckpt)
-            if state.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(f"{ckpt} is not a gru_lib checkpoint (format {state.get('format')!r})")
-            _check_resumable(state["config"], config, ckpt)
-            net.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            _set_rng_state(state["rng"], generator, device)
-            history = list(state["history"])
-            sessions = list(state.get("sessions", []))
-            bar.message(f"resuming {out} after epoch {len(history)} of {config.epochs}")
-        if len(history) < config.epochs:
-            sessions.append({k: prov[k] for k in ("date", "command", "device", "device_name", "threads",
-                                                   "git_commit", "git_dirty", "gru_lib_version", "torch_version")}
-                            | {"first_epoch": len(history) + 1})
-        prov = prov | {"sessions": sessions}
+def train_stack(
+    configs: Sequence[TrainConfig],
+    data: SequenceData,
+    *,
+    outs: Optional[Sequence[Union[str, Path, None]]] = None,
+    resume: bool = False,
+    progress: bool = True,
+    deterministic: bool = True,
+    command: Optional[list[str]] = None,
+    extra: Optional[dict] = None,
+    on_epoch: Optional[Callable[[dict], None]] = None,
+    cuda_graph: bool = False,
+) -> list[dict]:
+    """Train several models of one architecture together, in one pass; return their results.
 
-        x_tr, y_tr = data.x_train.to(device), data.y_train.to(device)
-        x_te, y_te = data.x_test.to(device), data.y_test.to(device)
-        n = x_tr.shape[0]
-        result = {
-            "format": RESULT_FORMAT,
-            "complete": False,
-            "config": config.to_dict(),
-            "data": dict(data.info) | {"train_size": n, "test_size": int(x_te.shape[0])},
-            "params": params,
-            "params_total": sum(p.numel() for p in net.parameters()),
-            "history": history,
-            "provenance": prov,
-            "stopped": None,
-        }
-        if extra:
-            result |= {k: v for k, v in extra.items() if k not in result}
+    The configurations may differ only in ``lr``, ``seed`` and ``epochs``
+    (:func:`stack_key`). Each model is trained as :func:`train` would train it
+    alone, with its own result file ``outs[k]`` and checkpoint; models may resume
+    from different epochs, and a model that finishes or diverges leaves the stack
+    while the others go on. A diverged model's result has ``stopped`` set (no
+    exception is raised for it). Other arguments as in :func:`train`.
 
-        def save(with_checkpoint: bool) -> None:
-            result["complete"] = len(history) >= config.epochs and result["stopped"] is None
-            if out is None:
-                return
-            if with_checkpoint:
-                buf = io.BytesIO()
-                torch.save({
-                    "format": CHECKPOINT_FORMAT, "config": config.to_dict(), "epoch": len(history),
-                    "model": net.state_dict(), "optimizer": opt.state_dict(),
-                    "rng": _rng_state(generator, device), "history": history, "sessions": sessions,
-                }, buf)
-                atomic_write_bytes(ckpt, buf.getvalue())
-            atomic_write_json(out, result)
-
-        if len(history) >= config.epochs:
-            result["complete"] = result["stopped"] is None
-            if out is not None and not out.exists():
-                save(with_checkpoint=False)
-            bar.message(f"{out}: already complete ({len(history)} epochs)")
-            return result
-
-        check_every = 1 if device.type == "cpu" else 50
-        net.train()
-        for epoch in range(len(history) + 1, config.epochs + 1):
-            lr = epoch_lr(config.lr_schedule, config.lr, epoch, history)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            t0 = time.perf_counter()
-            perm = torch.randperm(n, generator=generator).to(device)
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            seen = 0
-            nb = math.ceil(n / config.batch_size)
-            for b in range(nb):
-                idx = perm[b * config.batch_size:(b + 1) * config.batch_size]
-                xb, yb = x_tr[idx], y_tr[idx]
-                logits = net(xb)
-                loss = net.loss(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                loss_sum += loss.detach().double() * idx.shape[0]
-                correct += (net.predict(logits.detach()) == yb).sum()
-                seen += idx.shape[0]
-                if (b + 1) % check_every == 0 or b == nb - 1:
-                    mean_loss = float(loss_sum) / seen
-                    if not math.isfinite(mean_loss):
-                        if bar.tty:
-                            bar.stream.write("\n")
-                        err = NonFiniteLossError(epoch, b + 1, mean_loss)
-                        result["stopped"] = {"reason": "non-finite loss", "epoch": epoch, "batch": b + 1,
-                                             "message": str(err)}
-                        save(with_checkpoint=False)  # the checkpoint keeps the last good epoch
-                        raise err
-                    bar.update(epoch, config.epochs, seen, n, mean_loss, int(correct) / seen, t0)
-            train_seconds = time.perf_counter() - t0
-            entry = {"epoch": epoch, "lr": lr, "train_loss": float(loss_sum) / n, "train_acc": int(correct) / n}
-            entry["test_loss"], entry["test_acc"] = evaluate(net, x_te, y_te, config.eval_batch_size)
-            if config.eval_train:
-                entry["train_eval_loss"], entry["train_eval_acc"] = evaluate(net, x_tr, y_tr, config.eval_batch_size)
-            entry["train_seconds"] = train_seconds
-            entry["seconds"] = time.perf_counter() - t0
-            history.append(entry)
-            save(with_checkpoint=True)
-            bar.end_epoch(config.epochs, entry)
-            if on_epoch is not None:
-                on_epoch(result)
-        return result
+    >>> cfgs = [TrainConfig(task="toy", model="gru2", lr=lr, epochs=1, hidden_size=8) for lr in (1e-3, 1e-4)]
+    >>> x, y = torch.rand(64, 5, 3), torch.randint(0, 10, (64,))
+    >>> data = SequenceData(x, y, x[:16], y[:16], num_classes=10)
+    >>> [r["history"][-1]["lr"] for r in train_stack(cfgs, data, progress=False)]
+    [0.001, 0.0001]
+    """
+    results, _ = _train_members(configs, data, outs, resume=resume, progress=progress,
+                                deterministic=deterministic, command=command, extra=extra,
+                                on_epoch=on_epoch, cuda_graph=cuda_graph)
+    return results

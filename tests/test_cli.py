@@ -19,7 +19,7 @@ import torch
 
 from gru_lib import count_params, experiments
 from gru_lib.__main__ import main
-from gru_lib.train import SequenceClassifier
+from gru_lib.model import StackedClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -124,7 +124,7 @@ def test_resume_with_other_settings_is_refused(tiny, tmp_path, capsys):
 def test_ctrl_c_keeps_the_last_complete_epoch(tiny, tmp_path, monkeypatch, capsys):
     out = tmp_path / "r.json"
     calls = {"n": 0}
-    orig = SequenceClassifier.loss
+    orig = StackedClassifier.loss
 
     def loss(self, logits, y):
         calls["n"] += 1
@@ -132,12 +132,12 @@ def test_ctrl_c_keeps_the_last_complete_epoch(tiny, tmp_path, monkeypatch, capsy
             raise KeyboardInterrupt
         return orig(self, logits, y)
 
-    monkeypatch.setattr(SequenceClassifier, "loss", loss)
+    monkeypatch.setattr(StackedClassifier, "loss", loss)
     assert main(run_args(out, epochs=3)) == 130
     assert "--resume" in capsys.readouterr().err
     saved = json.loads(out.read_text())
     assert len(saved["history"]) == 1 and saved["complete"] is False
-    monkeypatch.setattr(SequenceClassifier, "loss", orig)
+    monkeypatch.setattr(StackedClassifier, "loss", orig)
     assert main(run_args(out, "--resume", epochs=3)) == 0
     done = json.loads(out.read_text())
     assert done["complete"] and [h["epoch"] for h in done["history"]] == [1, 2, 3]
@@ -147,8 +147,8 @@ def test_nan_loss_exits_3_and_keeps_the_checkpoint(tiny, tmp_path, monkeypatch, 
     out = tmp_path / "r.json"
     assert main(run_args(out, epochs=1)) == 0
     ckpt_bytes = out.with_suffix(".ckpt").read_bytes()
-    orig = SequenceClassifier.loss
-    monkeypatch.setattr(SequenceClassifier, "loss", lambda self, lg, y: orig(self, lg, y) * float("inf"))
+    orig = StackedClassifier.loss
+    monkeypatch.setattr(StackedClassifier, "loss", lambda self, lg, y: orig(self, lg, y) * float("inf"))
     assert main(run_args(out, "--resume", epochs=3)) == 3
     err = capsys.readouterr().err
     assert "became" in err and "epoch 2" in err and "Traceback" not in err

@@ -19,6 +19,7 @@ from gru_lib.train import (
     ResumeError,
     NonFiniteLossError,
     SequenceClassifier,
+    StackedClassifier,
     SequenceData,
     TrainConfig,
     atomic_write_json,
@@ -309,7 +310,7 @@ def test_interrupt_after_epoch_1_keeps_a_valid_result_then_resumes(tmp_path):
 def test_interrupt_in_the_middle_of_an_epoch_keeps_the_last_complete_one(tmp_path, monkeypatch):
     out = tmp_path / "r.json"
     calls = {"n": 0}
-    orig = SequenceClassifier.loss
+    orig = StackedClassifier.loss
 
     def loss(self, logits, y):
         calls["n"] += 1
@@ -317,7 +318,7 @@ def test_interrupt_in_the_middle_of_an_epoch_keeps_the_last_complete_one(tmp_pat
             raise KeyboardInterrupt
         return orig(self, logits, y)
 
-    monkeypatch.setattr(SequenceClassifier, "loss", loss)
+    monkeypatch.setattr(StackedClassifier, "loss", loss)
     with pytest.raises(KeyboardInterrupt):
         train(config(epochs=3), toy_data(), out=out, progress=False)
     saved = json.loads(out.read_text())
@@ -330,12 +331,12 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_epoch(tmp_path, monkeypat
     out = tmp_path / "r.json"
     train(config(epochs=1), toy_data(), out=out, progress=False)
     good = torch.load(checkpoint_path(out), weights_only=True)
-    orig = SequenceClassifier.loss
+    orig = StackedClassifier.loss
 
     def loss(self, logits, y):
         return orig(self, logits, y) * float("nan")
 
-    monkeypatch.setattr(SequenceClassifier, "loss", loss)
+    monkeypatch.setattr(StackedClassifier, "loss", loss)
     with pytest.raises(NonFiniteLossError, match="epoch 2") as err:
         train(config(epochs=3), toy_data(), out=out, resume=True, progress=False)
     assert err.value.epoch == 2 and err.value.batch == 1
