@@ -115,6 +115,7 @@ __all__ = [
     "evaluate",
     "resolve_device",
     "stack_key",
+    "TrainStep",
     "train",
     "train_stack",
 ]
@@ -554,9 +555,16 @@ def _save(member: _Member, stack: StackedClassifier, opt: StackedRMSprop, k: int
     atomic_write_json(member.out, result)
 
 
-class _Step:
+class TrainStep:
     """One training iteration of a stack (forward, backward, optimiser step): eager, or
-    replayed from a CUDA graph captured on static input buffers."""
+    replayed from a CUDA graph captured on static input buffers.
+
+    ``step(xb, yb)`` takes each model's batch, ``(K, B, ...)`` and ``(K, B)``, and
+    returns each model's loss ``(K,)`` and logits (detached; with a graph, they are
+    static buffers that the next call overwrites). With ``cuda_graph=True`` the
+    first three full batches run eagerly, the fourth is captured and every later
+    full batch replays the graph; batches of another size run eagerly.
+    """
 
     def __init__(self, stack: StackedClassifier, opt: StackedRMSprop, generators: list, batch_size: int,
                  cuda_graph: bool) -> None:
@@ -663,7 +671,7 @@ def _train_members(configs, data, outs, *, resume, progress, deterministic, comm
         n, bs = x_tr.shape[0], ref.batch_size
         nb = math.ceil(n / bs)
         check_every = 1 if device.type == "cpu" else 50
-        step = _Step(stack, opt, [m.generator(device) for m in members], bs, cuda_graph)
+        step = TrainStep(stack, opt, [m.generator(device) for m in members], bs, cuda_graph)
         stack.train()
         while members:
             K = len(members)
@@ -725,7 +733,7 @@ def _train_members(configs, data, outs, *, resume, progress, deterministic, comm
                 if members:
                     stack = stack.select(keep)
                     opt = opt.select(keep, list(stack.parameters()))
-                    step = _Step(stack, opt, [m.generator(device) for m in members], bs, cuda_graph)
+                    step = TrainStep(stack, opt, [m.generator(device) for m in members], bs, cuda_graph)
         return results, errors
 
 
