@@ -209,3 +209,22 @@ def test_a_slip_loses_exactly_its_question(assigned, slip, tmp_path):
     scores = _grade(assigned[assignment], submission, tmp_path / "grading")
     want = dict(POINTS[assignment], **{question: 0})
     assert scores == want
+
+
+def test_instructors_page_is_in_the_book_and_names_every_assignment():
+    yaml = pytest.importorskip("yaml")
+    toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
+    assert "file: book/instructors" in toc and yaml.safe_load(toc)
+    page = (REPO / "book" / "instructors.md").read_text(encoding="utf-8")
+    for needle in ("otter assign", "otter run", "Colab", 'pip install -e ".[course]"', *POINTS):
+        assert needle in page, needle
+    # The page's table of points agrees with the master notebooks.
+    table: dict[str, dict[str, int]] = {}
+    current = None
+    for line in page.splitlines():
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cols) == 5 and re.fullmatch(r"q\d+", cols[1]):
+            name = re.fullmatch(r"`([\w-]+)`", cols[0])
+            current = name.group(1) if name else current
+            table.setdefault(current, {})[cols[1]] = int(cols[2])
+    assert table == POINTS
