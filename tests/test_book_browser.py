@@ -42,7 +42,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 HTML_DIR = REPO / "_build" / "html"
 NODE_MODULES = REPO / "node_modules"
-REPO_URL = "https://github.com/gru-variants/gru-variants-book"
 BRANCH = "main"
 TIMEOUT_MS = 30_000
 
@@ -57,6 +56,8 @@ def _load_tool(name: str):
 
 serve_book = _load_tool("serve_book")
 sync_notebooks = _load_tool("sync_notebooks")
+#: The launch buttons' repository: repository.url of _config.yml, its one place.
+REPO_URL = sync_notebooks.repository_url(REPO)
 
 
 # ----------------------------------------------------------------------------- pages

@@ -19,6 +19,14 @@ Usage::
 first code cell is exactly :data:`INSTALL_CELL`, tagged ``hide-cell``; and no
 ``.ipynb`` under ``book/`` is left without its ``.md`` source.
 
+The repository's URL is set in one place, ``repository.url`` in ``_config.yml``: the
+theme's launch buttons read it there, the install cell is built from it, and every
+other file that repeats it (:data:`URL_SCOPE`: the chapters' clone commands and links,
+the assignments' install cells, ...) must agree, which ``--check`` enforces. A fork
+moves all of them at once::
+
+    python tools/sync_notebooks.py --repository-url https://github.com/OWNER/NAME
+
 Generated notebooks are deterministic (cell ids are derived from the chapter name, the
 cell's position and its source), so regenerating an unchanged chapter changes nothing.
 """
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,16 +43,49 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BOOK_DIR = "book"
 
-#: The first code cell of every executable chapter. On Colab it installs gru_lib from
-#: the repository; elsewhere gru_lib is already importable and the cell does nothing.
-#: pip's default upgrade strategy keeps an installed torch that satisfies gru_lib's
-#: ``torch>=2.2``, so the cell never reinstalls PyTorch.
-INSTALL_CELL = (
-    "try:\n"
-    "    import gru_lib\n"
-    "except ImportError:\n"
-    '    %pip install -q "gru_lib @ git+https://github.com/gru-variants/gru-variants-book"'
-)
+#: Files (glob patterns from the repository's root) that repeat the repository's URL.
+#: Every GitHub repository URL in them must be ``repository.url`` of ``_config.yml``,
+#: unless it is listed in :data:`OTHER_REPOSITORIES`.
+URL_SCOPE = ("README.md", "book/**/*.md", "assignments/*.ipynb", "assignments/*.txt", "binder/*")
+#: GitHub repositories other than this one that the files in :data:`URL_SCOPE` may link to.
+OTHER_REPOSITORIES: frozenset[str] = frozenset()
+#: A GitHub repository URL (``https://github.com/OWNER/NAME``), as written in prose or code.
+GITHUB_REPO_URL = re.compile(r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]*[A-Za-z0-9_-]")
+#: Stand-ins that are not URLs of a real repository (``OWNER``/``NAME`` in instructions).
+PLACEHOLDER_URLS = frozenset({"https://github.com/OWNER/NAME"})
+
+
+def repository_url(root: Path = REPO) -> str:
+    """``repository.url`` of ``root``'s ``_config.yml`` (this checkout's when ``root`` has none)."""
+    import yaml
+
+    config = root / "_config.yml"
+    if not config.is_file():
+        config = REPO / "_config.yml"
+    url = (yaml.safe_load(config.read_text(encoding="utf-8")).get("repository") or {}).get("url", "")
+    if not GITHUB_REPO_URL.fullmatch(url or ""):
+        raise ValueError(f"{config}: repository.url must be https://github.com/OWNER/NAME, not {url!r}")
+    return url
+
+
+def install_cell(url: str) -> str:
+    """The first code cell of every executable chapter, for the repository at ``url``.
+
+    On Colab it installs gru_lib from the repository; elsewhere gru_lib is already
+    importable and the cell does nothing. pip's default upgrade strategy keeps an
+    installed torch that satisfies gru_lib's ``torch>=2.2``, so the cell never
+    reinstalls PyTorch.
+    """
+    return (
+        "try:\n"
+        "    import gru_lib\n"
+        "except ImportError:\n"
+        f'    %pip install -q "gru_lib @ git+{url}"'
+    )
+
+
+#: The install cell of this checkout (see :func:`install_cell`).
+INSTALL_CELL = install_cell(repository_url())
 #: The tag that folds the install cell away in the HTML pages.
 INSTALL_CELL_TAG = "hide-cell"
 
@@ -180,12 +222,60 @@ def check_conventions(md_path: Path, nb, root: Path, report: Report) -> None:
     if not code:
         return
     first = code[0]
-    if first.source.strip() != INSTALL_CELL:
+    expected = install_cell(repository_url(root))
+    if first.source.strip() != expected:
         report.problem(
-            f"{name}: the first code cell must be the install cell, exactly:\n{INSTALL_CELL}"
+            f"{name}: the first code cell must be the install cell, exactly:\n{expected}"
         )
     if INSTALL_CELL_TAG not in (first.metadata.get("tags") or []):
         report.problem(f"{name}: the first code cell must be tagged {INSTALL_CELL_TAG!r}")
+
+
+def url_files(root: Path) -> list[Path]:
+    """The files of :data:`URL_SCOPE` under ``root``."""
+    found: set[Path] = set()
+    for pattern in URL_SCOPE:
+        for path in root.glob(pattern):
+            if path.is_file() and not SKIP_PARTS.intersection(path.relative_to(root).parts):
+                found.add(path)
+    return sorted(found)
+
+
+def check_repository_urls(root: Path, report: Report) -> None:
+    """Every GitHub repository URL in :data:`URL_SCOPE` is ``repository.url`` (or a listed other)."""
+    url = repository_url(root)
+    allowed = {url} | OTHER_REPOSITORIES | PLACEHOLDER_URLS
+    for path in url_files(root):
+        text = path.read_text(encoding="utf-8")
+        for found in sorted(set(GITHUB_REPO_URL.findall(text)) - allowed):
+            report.problem(
+                f"{rel(path, root)}: links to {found}, but the repository is {url} (repository.url in "
+                "_config.yml); fix: python tools/sync_notebooks.py --repository-url URL, or list another "
+                "project's repository in OTHER_REPOSITORIES"
+            )
+
+
+def set_repository_url(root: Path, new: str) -> list[Path]:
+    """Move ``repository.url`` and every file that repeats it to ``new``; return the files changed."""
+    if not GITHUB_REPO_URL.fullmatch(new):
+        raise ValueError(f"not a GitHub repository URL (https://github.com/OWNER/NAME): {new!r}")
+    old = repository_url(root)
+    changed = []
+    config = root / "_config.yml"
+    text = config.read_text(encoding="utf-8")
+    line = re.compile(r"^(\s*url:\s*)" + re.escape(old) + r"\s*$", flags=re.MULTILINE)
+    if len(line.findall(text)) != 1:
+        raise ValueError(f"{config}: expected one line `url: {old}`")
+    config.write_text(line.sub(lambda m: m.group(1) + new, text), encoding="utf-8")
+    changed.append(config)
+    for path in url_files(root):
+        text = path.read_text(encoding="utf-8")
+        # Whole URLs only: https://github.com/a/b must not also rewrite https://github.com/a/bc.
+        pattern = re.compile(re.escape(old) + r"(?![A-Za-z0-9_.-])")
+        if pattern.search(text):
+            path.write_text(pattern.sub(new, text), encoding="utf-8")
+            changed.append(path)
+    return changed
 
 
 def sync(root: Path, only: list[Path] | None = None, check: bool = False) -> Report:
@@ -226,6 +316,7 @@ def sync(root: Path, only: list[Path] | None = None, check: bool = False) -> Rep
         report.written.append(twin)
 
     if not only:
+        check_repository_urls(root, report)
         for orphan in find_orphans(root):
             report.problem(
                 f"{rel(orphan, root)}: no MyST Markdown source {rel(orphan.with_suffix('.md'), root)}; "
@@ -240,7 +331,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, help="chapters (.md) to sync; default: all")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 on any problem")
     parser.add_argument("--root", type=Path, default=REPO, help="repository root (default: this checkout)")
+    parser.add_argument("--repository-url", metavar="URL",
+                        help="move the book to the GitHub repository URL (a fork): rewrite repository.url in "
+                             "_config.yml and every file that repeats it, then regenerate the notebooks")
     args = parser.parse_args(argv)
+    if args.repository_url:
+        if args.check:
+            parser.error("--repository-url changes files; it cannot be combined with --check")
+        try:
+            changed = set_repository_url(args.root, args.repository_url)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for path in changed:
+            print(f"rewrote {rel(path, args.root)}")
 
     report = sync(args.root, args.paths or None, check=args.check)
     for path in report.written:
