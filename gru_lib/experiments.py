@@ -58,7 +58,10 @@ __all__ = [
     "SUBSET_SEED",
     "TASKS",
     "Task",
+    "GridJob",
     "auto_stack_size",
+    "plan_grid",
+    "run_grid_job",
     "load_results",
     "load_task_data",
     "make_config",
@@ -278,13 +281,102 @@ def auto_stack_size(task: str, device: Union[str, torch.device, None] = "auto") 
     return None if resolve_device(device).type == "cuda" else CPU_STACK[task]
 
 
-def _grid_jobs(pending: list[tuple], cap: Optional[int]) -> list[list[tuple]]:
-    """Runs that may share a stack (same model and activation), in chunks of at most ``cap``."""
+@dataclass
+class GridJob:
+    """Runs of a grid that train together as one stack: their configurations, result
+    files, and the status dicts that :func:`run_grid_job` completes."""
+
+    configs: list
+    paths: list
+    statuses: list
+    preset: str
+
+    def describe(self) -> str:
+        return ", ".join(("resuming " if s["resumed"] else "") + Path(p).name
+                         for p, s in zip(self.paths, self.statuses))
+
+
+def plan_grid(
+    task: str,
+    models: Sequence[str],
+    activations: Sequence[str] = ("tanh",),
+    lrs: Sequence[float] = (1e-3,),
+    seeds: Sequence[int] = (0,),
+    out_dir: Union[str, Path] = "results",
+    *,
+    preset: str = "quick",
+    stack: Union[int, str, None] = "auto",
+    **overrides: Any,
+) -> tuple[list[dict], list[GridJob]]:
+    """What :func:`run_grid` would do: one status dict per combination, in the grid's
+    order (without a ``"status"`` for a run still to train), and the jobs that train those.
+
+    Runs that share the model and activation go into one job, in chunks of at most
+    ``stack`` runs (``"auto"``: :func:`auto_stack_size`; ``None``: no cap).
+    """
+    if stack == "auto":
+        stack = auto_stack_size(task, overrides.get("device", "auto"))
+    elif stack is not None and (isinstance(stack, bool) or not isinstance(stack, int) or stack < 1):
+        raise ValueError(f"stack must be a positive int, 'auto' or None, got {stack!r}")
+    out_dir = Path(out_dir)
+    statuses: list[dict] = []
     groups: dict[tuple, list[tuple]] = {}
-    for item in pending:
-        groups.setdefault((item[0], item[1]), []).append(item)
-    size = cap or max(len(g) for g in groups.values())
-    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+    combos = [(m, a, lr, s) for a in activations for lr in lrs for m in models for s in seeds]
+    for model, activation, lr, seed in combos:
+        path = out_dir / result_filename(task, model, activation, lr, seed)
+        config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
+        status = {"path": str(path), "model": model, "activation": activation, "lr": lr, "seed": seed}
+        existing = _read_json(path)
+        diffs = config_differences(existing.get("config", {}), config) if existing is not None else []
+        if diffs:
+            status |= {"status": "mismatch", "message": f"{path} was made with other settings: " + "; ".join(diffs)}
+        elif existing is not None and existing.get("stopped"):
+            status |= {"status": "stopped earlier", "message": existing["stopped"].get("message")}
+        elif existing is not None and existing.get("complete") and len(existing.get("history", [])) >= config.epochs:
+            status |= {"status": "skipped"}
+        else:
+            status["resumed"] = checkpoint_path(path).exists()
+            groups.setdefault((model, activation), []).append((config, path, status))
+        statuses.append(status)
+    jobs = []
+    for runs in groups.values():
+        size = stack or len(runs)
+        for i in range(0, len(runs), size):
+            chunk = runs[i:i + size]
+            jobs.append(GridJob([c for c, _, _ in chunk], [p for _, p, _ in chunk], [s for _, _, s in chunk], preset))
+    return statuses, jobs
+
+
+def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, command: Optional[list[str]] = None,
+                 cuda_graph: bool = False) -> list[dict]:
+    """Train one job of :func:`plan_grid` as one stack; return its runs' final statuses.
+
+    If one run's files stop the stack (a checkpoint of other settings, a corrupt
+    one), the runs train one by one so that only that run is reported.
+    """
+    def train_runs(idx: list[int]) -> None:
+        results = train_stack([job.configs[i] for i in idx], data, outs=[job.paths[i] for i in idx], resume=True,
+                              progress=progress, command=command, extra={"preset": job.preset},
+                              cuda_graph=cuda_graph)
+        for i, result in zip(idx, results):
+            if result.get("stopped"):
+                done[i] = {"status": "diverged", "message": result["stopped"].get("message")}
+            else:
+                done[i] = {"status": "resumed" if job.statuses[i]["resumed"] else "done"}
+
+    done: dict[int, dict] = {}
+    everyone = list(range(len(job.configs)))
+    try:
+        train_runs(everyone)
+    except (ResumeError, ValueError) as e:
+        for i in everyone if len(everyone) > 1 else []:
+            try:
+                train_runs([i])
+            except (ResumeError, ValueError) as e1:
+                done[i] = {"status": "mismatch", "message": str(e1)}
+        if len(everyone) == 1:
+            done[0] = {"status": "mismatch", "message": str(e)}
+    return [{k: v for k, v in s.items() if k != "resumed"} | done[i] for i, s in enumerate(job.statuses)]
 
 
 def run_grid(
@@ -319,70 +411,22 @@ def run_grid(
     ``"mismatch"`` (the existing files are from a different configuration, or a
     partial result lacks its checkpoint).
     """
-    if stack == "auto":
-        stack = auto_stack_size(task, overrides.get("device", "auto"))
-    elif stack is not None and (isinstance(stack, bool) or not isinstance(stack, int) or stack < 1):
-        raise ValueError(f"stack must be a positive int, 'auto' or None, got {stack!r}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    statuses, jobs = plan_grid(task, models, activations, lrs, seeds, out_dir, preset=preset, stack=stack,
+                               **overrides)
     data: Optional[SequenceData] = None
-    statuses: dict[int, dict] = {}
-    pending = []
-    combos = [(m, a, lr, s) for a in activations for lr in lrs for m in models for s in seeds]
-    for i, (model, activation, lr, seed) in enumerate(combos):
-        path = out_dir / result_filename(task, model, activation, lr, seed)
-        config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
-        status = {"path": str(path), "model": model, "activation": activation, "lr": lr, "seed": seed}
-        existing = _read_json(path)
-        diffs = config_differences(existing.get("config", {}), config) if existing is not None else []
-        if diffs:
-            statuses[i] = status | {"status": "mismatch", "message": f"{path} was made with other settings: "
-                                    + "; ".join(diffs)}
-        elif existing is not None and existing.get("stopped"):
-            statuses[i] = status | {"status": "stopped earlier", "message": existing["stopped"].get("message")}
-        elif existing is not None and existing.get("complete") and len(existing.get("history", [])) >= config.epochs:
-            statuses[i] = status | {"status": "skipped"}
-        else:
-            status["resumed"] = checkpoint_path(path).exists()
-            pending.append((model, activation, i, config, path, status))
-
-    def train_job(job: list[tuple]) -> None:
-        results = train_stack([j[3] for j in job], data, outs=[j[4] for j in job], resume=True, progress=progress,
-                              command=command, extra={"preset": preset}, cuda_graph=cuda_graph)
-        for (_, _, i, _, _, status), result in zip(job, results):
-            resumed = status.pop("resumed")
-            if result.get("stopped"):
-                statuses[i] = status | {"status": "diverged", "message": result["stopped"].get("message")}
-            else:
-                statuses[i] = status | {"status": "resumed" if resumed else "done"}
-
-    jobs = _grid_jobs(pending, stack)
+    results: list[dict] = []
     for n, job in enumerate(jobs, 1):
         if progress:
             import sys
 
-            names = ", ".join(("resuming " if j[5]["resumed"] else "") + j[4].name for j in job)
-            print(f"[{n}/{len(jobs)}] {names}", file=sys.stderr, flush=True)
+            print(f"[{n}/{len(jobs)}] {job.describe()}", file=sys.stderr, flush=True)
         if data is None:
-            data = load_task_data(task, data_dir=data_dir, download=download, train_limit=job[0][3].train_limit,
-                                  test_limit=job[0][3].test_limit)
-        try:
-            train_job(job)
-        except (ResumeError, ValueError) as e:
-            if len(job) == 1:
-                _, _, i, _, _, status = job[0]
-                status.pop("resumed", None)
-                statuses[i] = status | {"status": "mismatch", "message": str(e)}
-                continue
-            # one run's files stop the stack: train the runs one by one so that only it is reported
-            for single in job:
-                try:
-                    train_job([single])
-                except (ResumeError, ValueError) as e1:
-                    _, _, i, _, _, status = single
-                    status.pop("resumed", None)
-                    statuses[i] = status | {"status": "mismatch", "message": str(e1)}
-    return [statuses[i] for i in range(len(combos))]
+            data = load_task_data(task, data_dir=data_dir, download=download, train_limit=job.configs[0].train_limit,
+                                  test_limit=job.configs[0].test_limit)
+        results += run_grid_job(job, data, progress=progress, command=command, cuda_graph=cuda_graph)
+    by_path = {r["path"]: r for r in results}
+    return [by_path[s["path"]] if "status" not in s else s for s in statuses]
 
 
 # ----------------------------------------------------------------------------- aggregation

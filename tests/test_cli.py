@@ -211,13 +211,13 @@ def test_grid_resumes_a_partial_run(tiny, tmp_path, monkeypatch):
 
     from gru_lib import train as train_mod
 
-    orig_train = train_mod.train
-    monkeypatch.setattr(experiments, "train", lambda *a, **k: orig_train(*a, **(k | {"on_epoch": stop})))
+    orig_train = train_mod.train_stack
+    monkeypatch.setattr(experiments, "train_stack", lambda *a, **k: orig_train(*a, **(k | {"on_epoch": stop})))
     with pytest.raises(KeyboardInterrupt):
         experiments.run_grid("mnist-row", ["gru2"], out_dir=d, preset="paper", epochs=2, hidden_size=8,
                              progress=False)
     assert len(json.loads(out.read_text())["history"]) == 1
-    monkeypatch.setattr(experiments, "train", orig_train)
+    monkeypatch.setattr(experiments, "train_stack", orig_train)
     statuses = experiments.run_grid("mnist-row", ["gru2"], out_dir=d, preset="paper", epochs=2, hidden_size=8,
                                     progress=False)
     assert statuses[0]["status"] == "resumed"
