@@ -46,12 +46,14 @@ class StackedRMSprop:
             raise ValueError(f"expected {K} rates and parameters of {K} models, got {len(lr)} rates")
         self.alpha, self.eps = float(alpha), float(eps)
         device = self.params[0].device
-        self.lr = torch.tensor([float(v) for v in lr], dtype=self.params[0].dtype, device=device)
+        self.rates = [float(v) for v in lr]  # as given, for the state dicts
+        self.lr = torch.tensor(self.rates, dtype=self.params[0].dtype, device=device)
         self.square_avg = [torch.zeros_like(p) for p in self.params]
         self.steps = torch.zeros(K, dtype=torch.float32, device=device)
 
     def set_lr(self, k: int, value: float) -> None:
         """Model ``k``'s rate (in place, so a captured graph sees it)."""
+        self.rates[k] = float(value)
         self.lr[k].fill_(float(value))
 
     def zero_grad(self) -> None:
@@ -83,7 +85,7 @@ class StackedRMSprop:
         state = {} if float(step) == 0 else {
             i: {"step": step.clone(), "square_avg": v[k].detach().cpu().clone()}
             for i, v in enumerate(self.square_avg)}
-        return {"state": state, "param_groups": [self._group(float(self.lr[k]))]}
+        return {"state": state, "param_groups": [self._group(self.rates[k])]}
 
     @torch.no_grad()
     def load_member_state_dict(self, k: int, state: dict) -> None:
@@ -108,6 +110,7 @@ class StackedRMSprop:
         index = torch.as_tensor(list(keep), dtype=torch.long, device=self.lr.device)
         out = StackedRMSprop.__new__(StackedRMSprop)
         out.params, out.alpha, out.eps = list(params), self.alpha, self.eps
+        out.rates = [self.rates[k] for k in keep]
         out.lr = self.lr.index_select(0, index)
         out.square_avg = [v.index_select(0, index) for v in self.square_avg]
         out.steps = self.steps.index_select(0, index)
