@@ -54,6 +54,8 @@ from .train import (
 
 __all__ = [
     "CPU_STACK",
+    "PAPER_GRIDS",
+    "PAPER_VARIANTS",
     "PRESETS",
     "SUBSET_SEED",
     "TASKS",
@@ -266,6 +268,17 @@ def _read_json(path: Path) -> Optional[dict]:
     except (OSError, ValueError):
         return None
 
+
+#: The paper's grid as grids of this package: Tables 1–3 (:data:`gru_lib.paper.TABLES`)
+#: and the row-wise MNIST table the paper did not print (GRU0–GRU3 × tanh, ReLU ×
+#: η ∈ {1e-3, 1e-4}), each ``task``, ``activations``, ``lrs``, in the order of their
+#: cost per model (row-wise first, pixel-wise last).
+PAPER_GRIDS: tuple[dict[str, Any], ...] = (
+    {"name": "row-wise MNIST", "task": "mnist-row", "activations": ("tanh", "relu"), "lrs": (1e-3, 1e-4)},
+    *({"name": f"Table {n}", "task": t.task, "activations": (t.activation,), "lrs": tuple(t.lrs)}
+      for n, t in sorted(paper.TABLES.items(), key=lambda item: (item[1].task != "imdb", item[0]))),
+)
+PAPER_VARIANTS = ("gru0", "gru1", "gru2", "gru3")
 
 #: Largest stack :func:`run_grid` trains by default on the CPU, per task: where
 #: ``benchmarks/stack.py`` measured a stack to be faster per model than one model at a

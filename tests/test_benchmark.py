@@ -30,3 +30,30 @@ def test_speed_script_reports_a_ratio_per_model(tmp_path, capsys):
         assert r["hidden"] == {"mnist-row": 100, "imdb": 128}[shape]
     assert rows[("imdb", "nn.GRU")]["ratio"] == 1.0
     assert "ratio to nn.GRU" in capsys.readouterr().out
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stack_benchmark_reports_a_speedup_per_stack_size(tmp_path):
+    out = tmp_path / "stack.json"
+    result = _load("stack").main(["--tasks", "mnist-row", "imdb", "--stacks", "1", "2", "--batches", "2",
+                                  "--repeats", "1", "--threads", "1", "--json", str(out)])
+    assert json.loads(out.read_text()) == result
+    assert [(r["task"], r["k"]) for r in result["rows"]] == [("mnist-row", 1), ("mnist-row", 2), ("imdb", 1),
+                                                              ("imdb", 2)]
+    for r in result["rows"]:
+        assert r["speedup"] == r["single_s_per_model_epoch"] / r["stacked_s_per_model_epoch"] > 0
+
+
+def test_gpu_benchmark_runs_on_the_cpu_and_projects_the_grid(tmp_path, capsys):
+    result = _load("gpu").main(["--device", "cpu", "--tasks", "mnist-row", "--variants", "gru2", "--seeds", "1",
+                                "--batches", "2", "--repeats", "1", "--json", str(tmp_path / "gpu.json")])
+    row = result["rows"][0]
+    assert row["k"] == 2 and row["nn.GRU"] > 0 and row["gru2 x1"] > 0 and set(row["stacks"]) == {"gru2 x2"}
+    assert result["projection"]["mnist-row"]["models"] == 4  # 2 activations x 2 rates x 1 variant x 1 seed
+    assert result["total_stacked_h"] > 0 and "the paper's grid" in capsys.readouterr().out

@@ -43,3 +43,66 @@ def test_half_precision_runs(dtype):
     out, _ = gru(torch.randn(10, 2, 4, device="cuda", dtype=dtype))
     out.float().sum().backward()
     assert torch.isfinite(out).all() and out.dtype == dtype
+
+
+# ----------------------------------------------------------------------------- stacked training on CUDA
+def _toy(n_train=200, n_test=64):
+    from gru_lib.train import SequenceData
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n_train + n_test, 6, 5, generator=g)
+    y = (x.sum((1, 2)) * 7).long() % 10
+    return SequenceData(x[:n_train], y[:n_train], x[n_train:], y[n_train:], num_classes=10)
+
+
+def _configs(**kw):
+    from gru_lib.train import TrainConfig
+
+    base = dict(task="toy", model="gru1", epochs=3, hidden_size=16, device="cuda")
+    return [TrainConfig(**(base | {"lr": lr, "seed": s} | kw)) for lr, s in ((1e-3, 0), (3e-3, 1), (1e-3, 2))]
+
+
+def _same(a, b, tol=1e-4):
+    for x, y in zip(a["history"], b["history"]):
+        assert abs(x["train_loss"] - y["train_loss"]) < tol and abs(x["test_loss"] - y["test_loss"]) < tol
+        assert x["test_acc"] == y["test_acc"]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_a_stack_on_cuda_trains_each_model_as_alone(activation):
+    from gru_lib.train import train, train_stack
+
+    data = _toy()
+    configs = _configs(activation=activation)
+    for c, r in zip(configs, train_stack(configs, data, progress=False)):
+        _same(r, train(c, data, progress=False))
+
+
+@pytest.mark.parametrize("dropout_at", ["output", "input", "none"])
+def test_the_cuda_graph_replays_what_eager_mode_computes(dropout_at, recwarn):
+    from gru_lib.train import train_stack
+
+    data = _toy(n_train=200)  # 6 full batches and a partial one: capture, replay and the eager tail
+    configs = _configs(dropout_at=dropout_at)
+    eager = train_stack(configs, data, progress=False)
+    graphed = train_stack(configs, data, progress=False, cuda_graph=True)
+    assert not [w for w in recwarn if "CUDA graph" in str(w.message)]
+    for a, b in zip(eager, graphed):
+        _same(a, b)
+
+
+def test_a_failed_capture_falls_back_to_eager_mode(monkeypatch):
+    from gru_lib.train import train_stack
+
+    class Broken:
+        def __init__(self, *a, **k):
+            raise RuntimeError("no graphs today")
+
+    data = _toy()
+    configs = _configs()
+    eager = train_stack(configs, data, progress=False)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Broken)
+    with pytest.warns(RuntimeWarning, match="CUDA graph failed"):
+        fallback = train_stack(configs, data, progress=False, cuda_graph=True)
+    for a, b in zip(eager, fallback):
+        _same(a, b)

@@ -263,3 +263,10 @@ def test_stack_equals_one_by_one_on_real_data(task, limit):
                for a in ("relu",) for lr, s in ((1e-3, 0), (1e-4, 1))]
     for c, s in zip(configs, train_stack(configs, data, progress=False)):
         assert_same_history(s, train(c, data, progress=False))
+
+
+def test_cuda_graph_on_the_cpu_warns_and_trains_eagerly():
+    data = toy_data()
+    with pytest.warns(RuntimeWarning, match="CUDA devices only"):
+        graphed = train(config(device="cpu"), data, progress=False, cuda_graph=True)
+    assert_same_history(graphed, train(config(device="cpu"), data, progress=False), tol=1e-7)
