@@ -80,8 +80,9 @@ def _connect(ray, address: str) -> bool:
     try:
         ray.init(**kwargs)
     except (ConnectionError, ValueError, RuntimeError) as e:
-        raise ClusterError(f"could not connect to the Ray cluster at {address!r}: {e}. Expected 'local', 'auto', "
-                           "HOST:PORT of a head node started with `ray start --head`, or ray://HOST:10001") from e
+        reason = str(e).strip().rstrip(".")
+        raise ClusterError(f"could not connect to the Ray cluster at {address!r}: {reason}. Expected 'local', "
+                           "'auto', HOST:PORT of a head node started with `ray start --head`, or ray://HOST:10001") from e
     return True
 
 
