@@ -4,6 +4,7 @@
     python -m gru_lib run --task imdb --variant gru0 --activation relu --lr 1e-4 --epochs 100 --out r.json
     python -m gru_lib run ... --resume            # continue an interrupted run
     python -m gru_lib grid --task imdb --variants gru0 gru1 gru2 gru3 --seeds 0 1 --preset quick --out-dir results/quick
+    python -m gru_lib grid --task imdb --variants gru0 gru1 --seeds 0 1 2 --out-dir /shared/results --ray auto
     python -m gru_lib table --results results/quick --task imdb
 
 Exit status: 0 success; 2 bad usage or data (missing files, checksum mismatch, an
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from .cluster import ClusterError
 from .experiments import PRESETS, TASKS, load_results, results_table, run_experiment, run_grid
 from .params import MODELS
 from .train import (
@@ -174,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="train up to N runs of one variant and activation together, as one stack of models "
                       "(every rate x seed at once); 1 = one run at a time; 'auto' (default) = a stack where "
                       "it is faster on this device: always on a GPU, on the CPU for MNIST but not IMDB")
+    grid.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                      help="run each stack as a Ray task: on the cluster at ADDRESS ('auto' = the one this "
+                      "machine joined with `ray start`, HOST:6379, ray://HOST:10001), or on a Ray started on this "
+                      "machine when no ADDRESS is given. Each task asks for --threads CPUs (default 1) and, on "
+                      "CUDA, one GPU. Needs: pip install -e \".[cluster]\"")
     _add_training_options(grid)
 
     table = sub.add_parser("table", help="aggregate result files into the paper's table shapes",
@@ -239,7 +246,7 @@ def _cmd_grid(args: argparse.Namespace, argv: list[str]) -> int:
     statuses = run_grid(
         args.task, args.variants, args.activations, args.lrs, args.seeds, args.out_dir, preset=args.preset,
         data_dir=args.data_dir, download=not args.no_download, progress=not args.quiet, command=argv,
-        stack=args.stack, cuda_graph=args.cuda_graph, **_overrides(args),
+        stack=args.stack, cuda_graph=args.cuda_graph, ray=args.ray, **_overrides(args),
     )
     counts: dict[str, int] = {}
     for s in statuses:
@@ -293,11 +300,15 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"The last good epoch is kept in {args.out} and {checkpoint_path(args.out)}.", file=sys.stderr)
         return EXIT_NONFINITE
     except KeyboardInterrupt:
+        if getattr(args, "ray", None):
+            print("\ninterrupted: the results of the finished Ray tasks are saved; run the same command again.",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
         where = f" in {args.out}" if args.command == "run" else ""
         print("\ninterrupted: every completed epoch is saved" + where + "; continue with --resume"
               + (" (grid: run the same command again)" if args.command == "grid" else "") + ".", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except ResumeError as e:
+    except (ResumeError, ClusterError) as e:
         _error(str(e))
         return EXIT_USAGE
     except data_errors as e:  # type: ignore[misc]

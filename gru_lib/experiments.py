@@ -407,6 +407,7 @@ def run_grid(
     command: Optional[list[str]] = None,
     stack: Union[int, str, None] = "auto",
     cuda_graph: bool = False,
+    ray: Optional[str] = None,
     **overrides: Any,
 ) -> list[dict]:
     """Run every combination of models, activations, rates and seeds; return one status dict per run.
@@ -423,7 +424,17 @@ def run_grid(
     ``"done"``, ``"skipped"``, ``"resumed"``, ``"diverged"``, ``"stopped earlier"``,
     ``"mismatch"`` (the existing files are from a different configuration, or a
     partial result lacks its checkpoint).
+
+    ``ray``: run each stack as a Ray task instead, on the cluster at that address
+    (``"local"``: a Ray started for the grid; ``"auto"``, ``"HOST:PORT"``,
+    ``"ray://HOST:10001"``); the results are the same (:mod:`gru_lib.cluster`).
     """
+    if ray is not None:
+        from .cluster import run_grid_ray
+
+        return run_grid_ray(ray, task, models, activations, lrs, seeds, out_dir, preset=preset, data_dir=data_dir,
+                            download=download, progress=progress, command=command, stack=stack,
+                            cuda_graph=cuda_graph, **overrides)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     statuses, jobs = plan_grid(task, models, activations, lrs, seeds, out_dir, preset=preset, stack=stack,
                                **overrides)

@@ -65,16 +65,17 @@ def test_torch_has_a_lower_bound_only(project):
 
 def test_extras_for_tests_and_courses(project):
     extras = project["optional-dependencies"]
-    assert {"book", "test", "course"} <= set(extras)
+    assert {"book", "test", "course", "cluster"} <= set(extras)
     assert {_name(r) for r in extras["test"]} >= {"pytest", "check-jsonschema", "zizmor"}
     assert {_name(r) for r in extras["course"]} == {"otter-grader"}
+    assert {_name(r) for r in extras["cluster"]} == {"ray"}
 
 
 def test_readme_ci_and_workflow_install_from_requirements_txt():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "pip install -r requirements.txt && bash tools/build_book.sh" in readme
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    assert re.search(r"pip install (-q )?-r requirements\.txt -e \"\.\[test,course\]\"", ci), ci
+    assert re.search(r"pip install (-q )?-r requirements\.txt -e \"\.\[test,course,cluster\]\"", ci), ci
     workflow = (REPO / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
     assert "pip install -r requirements.txt" in workflow
-    assert 'pip install -e ".[test,course]"' in workflow
+    assert 'pip install -e ".[test,course,cluster]"' in workflow
