@@ -42,6 +42,7 @@ import torch
 
 from . import paper
 from .params import MODELS
+from .files import portable_path
 from .train import (
     ResumeError,
     SequenceData,
@@ -175,7 +176,7 @@ def load_task_data(
     if t.dataset == "mnist":
         from .data import resolve_data_dir
 
-        info["data_dir"] = str(resolve_data_dir(data_dir))
+        info["data_dir"] = portable_path(resolve_data_dir(data_dir))
         mode = "pixel" if t.name == "mnist-pixel" else "row"
         splits = {}
         for salt, split, limit in ((0, "train", train_limit), (1, "test", test_limit)):
@@ -199,6 +200,8 @@ def load_task_data(
         raise ValueError(f"IMDB word index {top} is outside the vocabulary of {num_words} words")
     info |= {"num_words": num_words, "maxlen": maxlen}
     info |= {k: raw[k] for k in ("source", "source_sha256", "index_from") if k in raw}
+    if "source" in info:
+        info["source"] = portable_path(info["source"])
     return SequenceData(*out["train"], *out["test"], num_classes=2, num_embeddings=num_words, info=info)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "checkpoint_path",
     "device_name",
     "load_checkpoint",
+    "portable_path",
     "provenance",
     "read_result",
 ]
@@ -96,6 +97,26 @@ def load_checkpoint(path: Union[str, Path]) -> dict:
         raise ValueError(f"cannot read checkpoint {path}: {e}") from e
 
 
+def portable_path(path: Union[str, Path]) -> str:
+    """``path`` as a result file may record it without naming the machine's directories.
+
+    Absolute paths beside this checkout (the repository and its parent directory,
+    e.g. ``../shared/data``) become relative to the repository; paths in the home
+    directory start with ``~``; anything else is kept.
+    """
+    p = Path(path)
+    if not p.is_absolute():
+        return str(path)
+    root = Path(__file__).resolve().parents[1]
+    for base, prefix in ((root.parent, None), (Path.home(), "~")):
+        try:
+            rel = p.resolve().relative_to(base.resolve())
+        except (ValueError, OSError, RuntimeError):
+            continue
+        return str(Path(os.path.relpath(p.resolve(), root))) if prefix is None else str(Path(prefix) / rel)
+    return str(path)
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -148,5 +169,14 @@ def provenance(device: torch.device, command: Optional[list[str]] = None) -> dic
         "device_name": device_name(device),
         "threads": torch.get_num_threads(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": list(command) if command is not None else list(sys.argv),
+        "command": [_portable_arg(a) for a in (command if command is not None else sys.argv)],
     }
+
+
+def _portable_arg(arg: str) -> str:
+    """A command-line argument with an absolute path in it made :func:`portable_path`."""
+    arg = str(arg)
+    if "=" in arg and arg.startswith("-"):
+        flag, value = arg.split("=", 1)
+        return f"{flag}={_portable_arg(value)}"
+    return portable_path(arg) if os.path.isabs(arg) else arg
