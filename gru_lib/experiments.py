@@ -513,7 +513,7 @@ def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: 
         if complete_only and not r.get("complete"):
             continue
         r["path"] = str(f)
-        key = json.dumps(r["config"], sort_keys=True) + json.dumps(r.get("preset"))
+        key = json.dumps([r["config"], _setting(r)], sort_keys=True, default=str)  # one run of one experiment
         other = kept.get(key)
         if other is None:
             kept[key] = r
