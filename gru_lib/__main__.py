@@ -158,8 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, type=Path, metavar="PATH.json", help="the result file")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
-                      help="continue from PATH.ckpt to --epochs (starts afresh if there is no checkpoint)")
-    mode.add_argument("--overwrite", action="store_true", help="start again even if PATH.json exists")
+                      help="continue from PATH.ckpt to --epochs (starts afresh if there is no checkpoint); a "
+                      "result behind its checkpoint is repaired from it; files that are not gru_lib's are refused")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="start again even if PATH.json or PATH.ckpt exists (even if they are not gru_lib's); "
+                      "the old files are replaced only when the first epoch has new ones to put there")
     _add_training_options(run)
 
     grid = sub.add_parser("grid", help="train every combination, skipping finished runs",

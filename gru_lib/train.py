@@ -52,7 +52,13 @@ Runs that survive
     epoch; ``resume=True`` continues it to ``epochs`` and, on the CPU, reproduces
     the uninterrupted run's history exactly. A non-finite loss stops the run with
     :class:`NonFiniteLossError`; the last good checkpoint is left as it was and the
-    JSON records why the run stopped.
+    JSON records why the run stopped. The checkpoint is written before the result,
+    so a kill between the two leaves the checkpoint ahead; resuming rewrites the
+    result from it. Before anything is trained, :func:`preflight` checks the
+    settings, the device, the threads, the model's size and the files at ``out``
+    (:func:`gru_lib.files.claim_run_files`): a file that ``gru_lib`` did not write
+    is never replaced unless ``overwrite=True``, and a run that starts again
+    replaces the old files only when it has new ones to put in their place.
 
 CUDA graphs (``cuda_graph=True``, CUDA only)
     One training iteration of the stack (forward, backward, optimiser step) is
