@@ -8,7 +8,9 @@
     python -m gru_lib table --results results/quick --task imdb
 
 Exit status: 0 success; 2 bad usage or data (missing files, checksum mismatch, an
-existing result without --resume, a checkpoint from another configuration); 3 the
+existing result without --resume, a checkpoint from another configuration or that
+cannot be read, a device that is not there, a file ``table`` had to skip, a run
+``grid`` could not train; every such failure is one message, never a traceback); 3 the
 loss became NaN or infinite (the last good epoch is kept); 130 interrupted (Ctrl-C;
 the last complete epoch is kept, continue with --resume).
 """
@@ -32,6 +34,7 @@ from .train import (
     ResumeError,
     checkpoint_path,
 )
+from .files import RunFileError, claim_run_files
 
 EXIT_USAGE = 2
 EXIT_NONFINITE = 3
@@ -129,7 +132,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="never download: fail at once if the data files are not there")
     p.add_argument("--device", default=None,
                    help="'auto' (default: CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:1', 'mps'")
-    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=_positive_int,
+                   help="CPU threads for torch, at most the number of CPUs (default: torch's choice)")
     p.add_argument("--cuda-graph", action="store_true",
                    help="on CUDA, capture one training step as a CUDA graph and replay it for every batch "
                         "(falls back to eager mode with a warning if the capture fails)")
@@ -156,8 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, type=Path, metavar="PATH.json", help="the result file")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
-                      help="continue from PATH.ckpt to --epochs (starts afresh if there is no checkpoint)")
-    mode.add_argument("--overwrite", action="store_true", help="start again even if PATH.json exists")
+                      help="continue from PATH.ckpt to --epochs (starts afresh if there is no checkpoint); a "
+                      "result behind its checkpoint is repaired from it; files that are not gru_lib's are refused")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="start again even if PATH.json or PATH.ckpt exists (even if they are not gru_lib's); "
+                      "the old files are replaced only when the first epoch has new ones to put there")
     _add_training_options(run)
 
     grid = sub.add_parser("grid", help="train every combination, skipping finished runs",
@@ -226,15 +233,12 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     if out.suffix != ".json":
         _error(f"--out must name a .json file, got {out}")
         return EXIT_USAGE
-    if out.exists() and not (args.resume or args.overwrite):
-        _error(f"{out} exists. Pass --resume to continue that run, or --overwrite to start it again.")
-        return EXIT_USAGE
-    if args.overwrite:
-        checkpoint_path(out).unlink(missing_ok=True)
-        out.unlink(missing_ok=True)
+    if not (args.resume or args.overwrite):
+        claim_run_files(out, "new")  # nothing may be there yet: RunFileError says what to pass
+    # --overwrite replaces the old files only when the first epoch has new ones to put there
     run_experiment(
         args.task, args.variant, activation=args.activation, lr=args.lr, seed=args.seed, preset=args.preset,
-        out=out, resume=args.resume, data_dir=args.data_dir, download=not args.no_download,
+        out=out, resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir, download=not args.no_download,
         progress=not args.quiet, command=argv, cuda_graph=args.cuda_graph, **_overrides(args),
     )
     if not args.quiet:
@@ -251,11 +255,11 @@ def _cmd_grid(args: argparse.Namespace, argv: list[str]) -> int:
     counts: dict[str, int] = {}
     for s in statuses:
         counts[s["status"]] = counts.get(s["status"], 0) + 1
-        if s["status"] in ("diverged", "stopped earlier", "mismatch"):
+        if s["status"] in ("diverged", "stopped earlier", "mismatch", "failed"):
             print(f"{Path(s['path']).name}: {s['status']}: {s.get('message')}", file=sys.stderr)
-    if not args.quiet:
+    if not args.quiet or counts.get("failed") or counts.get("mismatch"):
         print("grid: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), file=sys.stderr)
-    if counts.get("mismatch"):
+    if counts.get("mismatch") or counts.get("failed"):
         return EXIT_USAGE
     if counts.get("diverged") or counts.get("stopped earlier"):
         return EXIT_NONFINITE
@@ -266,9 +270,12 @@ def _cmd_table(args: argparse.Namespace) -> int:
     if not args.results.is_dir():
         _error(f"--results must be a directory of result files, got {args.results}")
         return EXIT_USAGE
-    results = load_results(args.results, task=args.task)
+    problems: list[tuple[str, str]] = []
+    results = load_results(args.results, task=args.task, problems=problems)
+    for path, message in problems:
+        print(f"warning: skipped {path}: {message}", file=sys.stderr)
     if not results:
-        _error(f"no gru_lib result files in {args.results}" + (f" for task {args.task}" if args.task else ""))
+        _error(f"no usable gru_lib result files in {args.results}" + (f" for task {args.task}" if args.task else ""))
         return EXIT_USAGE
     tasks = [args.task] if args.task else [t for t in TASKS if any(r["config"]["task"] == t for r in results)]
     parts = []
@@ -279,6 +286,9 @@ def _cmd_table(args: argparse.Namespace) -> int:
             text = text.split("\n", 1)[1]
         parts.append(text)
     sys.stdout.write(("\n" if args.format == "markdown" else "").join(parts))
+    if problems:
+        _error(f"{len(problems)} file(s) skipped (listed above); the table shows the others")
+        return EXIT_USAGE
     return 0
 
 
@@ -313,6 +323,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_USAGE
     except data_errors as e:  # type: ignore[misc]
         _error(str(e))
+        return EXIT_USAGE
+    except (RunFileError, ValueError, TypeError) as e:  # settings, device, files: all checked before training
+        _error(str(e))
+        return EXIT_USAGE
+    except (OSError, RuntimeError) as e:  # e.g. a full disk, or out of memory, while training
+        _error(f"{type(e).__name__}: {e}")
+        if args.command == "run":
+            print(f"Every completed epoch is kept in {args.out}; continue with --resume.", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .functional import UPDATE_RULES
 from .rnn import GRU
 
 __all__ = ["flip_update_rule", "from_torch", "to_torch", "from_keras", "to_keras"]
@@ -59,6 +60,14 @@ def flip_update_rule(gru: GRU) -> GRU:
     return new
 
 
+def _check_update_rule(update_rule: object) -> None:
+    if not isinstance(update_rule, str):
+        raise TypeError(f"update_rule must be one of {list(UPDATE_RULES)}, got {update_rule!r} "
+                        f"({type(update_rule).__name__})")
+    if update_rule not in UPDATE_RULES:
+        raise ValueError(f"unknown update_rule {update_rule!r}; expected one of {list(UPDATE_RULES)}")
+
+
 @torch.no_grad()
 def from_torch(module: nn.GRU, *, update_rule: str = "cho", implementation: str = "fused") -> GRU:
     """A :class:`gru_lib.GRU` computing exactly what ``module`` (a ``torch.nn.GRU``) computes.
@@ -70,6 +79,7 @@ def from_torch(module: nn.GRU, *, update_rule: str = "cho", implementation: str 
     """
     if not isinstance(module, nn.GRU):
         raise TypeError(f"module must be a torch.nn.GRU, got {type(module).__name__}")
+    _check_update_rule(update_rule)
     if getattr(module, "proj_size", 0):
         raise ValueError("torch.nn.GRU has no projections; got proj_size != 0")
     w = module.weight_ih_l0
@@ -142,6 +152,7 @@ def from_keras(
     update_rule:
         ``"cho"`` (Keras's own, the default) or ``"paper"`` (exactly converted).
     """
+    _check_update_rule(update_rule)
     kernel = np.asarray(kernel)
     recurrent_kernel = np.asarray(recurrent_kernel)
     if kernel.ndim != 2 or kernel.shape[1] % 3:

@@ -42,13 +42,15 @@ import torch
 
 from . import paper
 from .params import MODELS
-from .files import portable_path
+from .files import RESULT_FORMAT, RunFileError, check_writable, portable_path, read_run_result, result_problems
 from .train import (
     ResumeError,
     SequenceData,
     TrainConfig,
+    check_runtime,
     checkpoint_path,
     config_differences,
+    preflight,
     train,
     train_stack,
 )
@@ -220,6 +222,10 @@ def make_config(task: str, model: str, *, activation: str = "tanh", lr: float = 
         raise ValueError(f"unknown preset {preset!r}; expected one of {list(PRESETS)}")
     settings: dict[str, Any] = {"hidden_size": t.hidden_size}
     settings |= PRESETS[preset][task]
+    fields = set(TrainConfig.__dataclass_fields__) - {"task", "model", "activation", "lr", "seed"}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise TypeError(f"unknown setting(s) {unknown}; expected TrainConfig fields {sorted(fields)}")
     settings |= {k: v for k, v in overrides.items()}
     return TrainConfig(task=task, model=model, activation=activation, lr=lr, seed=seed, **settings)
 
@@ -234,6 +240,7 @@ def run_experiment(
     preset: str = "paper",
     out: Union[str, Path, None] = None,
     resume: bool = False,
+    overwrite: bool = False,
     data_dir: Union[str, Path, None] = None,
     download: bool = True,
     progress: bool = True,
@@ -246,16 +253,20 @@ def run_experiment(
 
     ``overrides`` are :class:`~gru_lib.train.TrainConfig` fields (``epochs``,
     ``train_limit``, ``dropout_at``, ``lr_schedule``, ``init``, ``device``, …).
-    ``data`` skips loading (it must match the task and the limits).
+    ``data`` skips loading (it must match the task and the limits). ``resume`` and
+    ``overwrite`` as in :func:`gru_lib.train.train`. The settings, the device and the
+    files at ``out`` are checked before the data is loaded.
 
     >>> result = run_experiment("mnist-row", "gru2", preset="quick")   # doctest: +SKIP
     >>> result["history"][-1]["test_acc"]                              # doctest: +SKIP
     """
     config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
+    # everything that can fail without the data fails before it is loaded
+    preflight([config], [out], resume=resume, overwrite=overwrite)
     if data is None:
         data = load_task_data(task, data_dir=data_dir, download=download, train_limit=config.train_limit,
                               test_limit=config.test_limit)
-    return train(config, data, out=out, resume=resume, progress=progress, command=command,
+    return train(config, data, out=out, resume=resume, overwrite=overwrite, progress=progress, command=command,
                  extra={"preset": preset}, cuda_graph=cuda_graph)
 
 
@@ -342,8 +353,13 @@ def plan_grid(
         path = out_dir / result_filename(task, model, activation, lr, seed)
         config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
         status = {"path": str(path), "model": model, "activation": activation, "lr": lr, "seed": seed}
-        existing = _read_json(path)
-        diffs = config_differences(existing.get("config", {}), config) if existing is not None else []
+        try:
+            existing = read_run_result(path) if path.exists() else None
+        except RunFileError as e:  # not a gru_lib result, or a damaged one: never replaced by the grid
+            status |= {"status": "failed", "message": f"{e}. It will not be replaced; move it away to run this one."}
+            statuses.append(status)
+            continue
+        diffs = config_differences(existing["config"], config) if existing is not None else []
         if diffs:
             status |= {"status": "mismatch", "message": f"{path} was made with other settings: " + "; ".join(diffs)}
         elif existing is not None and existing.get("stopped"):
@@ -367,9 +383,14 @@ def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, com
                  cuda_graph: bool = False) -> list[dict]:
     """Train one job of :func:`plan_grid` as one stack; return its runs' final statuses.
 
-    If one run's files stop the stack (a checkpoint of other settings, a corrupt
-    one), the runs train one by one so that only that run is reported.
+    Each run's files are checked first (:func:`gru_lib.train.preflight`): a run whose
+    checkpoint is damaged or foreign, or of other settings, is reported (``"failed"``,
+    ``"mismatch"``) and left out, and the others train together. If the stack still
+    stops on one run's files, the runs train one by one so that only that run is reported.
     """
+    def failure(e: Exception) -> dict:
+        return {"status": "mismatch" if isinstance(e, ResumeError) else "failed", "message": str(e)}
+
     def train_runs(idx: list[int]) -> None:
         results = train_stack([job.configs[i] for i in idx], data, outs=[job.paths[i] for i in idx], resume=True,
                               progress=progress, command=command, extra={"preset": job.preset},
@@ -381,17 +402,26 @@ def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, com
                 done[i] = {"status": "resumed" if job.statuses[i]["resumed"] else "done"}
 
     done: dict[int, dict] = {}
-    everyone = list(range(len(job.configs)))
+    ready = []
+    for i, (config, path) in enumerate(zip(job.configs, job.paths)):
+        try:
+            preflight([config], [path], resume=True, data=data)
+            ready.append(i)
+        except (RunFileError, ValueError, TypeError) as e:
+            done[i] = failure(e)
     try:
-        train_runs(everyone)
-    except (ResumeError, ValueError) as e:
-        for i in everyone if len(everyone) > 1 else []:
+        if ready:
+            train_runs(ready)
+    except (RunFileError, ValueError) as e:
+        for i in ready if len(ready) > 1 else []:
+            if i in done:
+                continue
             try:
                 train_runs([i])
-            except (ResumeError, ValueError) as e1:
-                done[i] = {"status": "mismatch", "message": str(e1)}
-        if len(everyone) == 1:
-            done[0] = {"status": "mismatch", "message": str(e)}
+            except (RunFileError, ValueError) as e1:
+                done[i] = failure(e1)
+        if len(ready) == 1:
+            done[ready[0]] = failure(e)
     return [{k: v for k, v in s.items() if k != "resumed"} | done[i] for i, s in enumerate(job.statuses)]
 
 
@@ -426,7 +456,11 @@ def run_grid(
     and the others go on. The data is loaded once for the whole grid. Statuses:
     ``"done"``, ``"skipped"``, ``"resumed"``, ``"diverged"``, ``"stopped earlier"``,
     ``"mismatch"`` (the existing files are from a different configuration, or a
-    partial result lacks its checkpoint).
+    partial result lacks its checkpoint), ``"failed"`` (a file in the way is not a
+    ``gru_lib`` result or checkpoint, or is damaged; it is left as it is). One run's
+    bad files never stop the others.
+
+    Settings, device and threads are checked for every run before anything trains.
 
     ``ray``: run each stack as a Ray task instead, on the cluster at that address
     (``"local"``: a Ray started for the grid; ``"auto"``, ``"HOST:PORT"``,
@@ -438,9 +472,12 @@ def run_grid(
         return run_grid_ray(ray, task, models, activations, lrs, seeds, out_dir, preset=preset, data_dir=data_dir,
                             download=download, progress=progress, command=command, stack=stack,
                             cuda_graph=cuda_graph, **overrides)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    check_writable(Path(out_dir) / "probe.json", "output directory's file")
     statuses, jobs = plan_grid(task, models, activations, lrs, seeds, out_dir, preset=preset, stack=stack,
                                **overrides)
+    for job in jobs[:1]:
+        check_runtime(job.configs[0])
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     data: Optional[SequenceData] = None
     results: list[dict] = []
     for n, job in enumerate(jobs, 1):
@@ -458,12 +495,19 @@ def run_grid(
 
 # ----------------------------------------------------------------------------- aggregation
 def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: Optional[str] = None,
-                 complete_only: bool = False) -> list[dict]:
+                 complete_only: bool = False, problems: Optional[list] = None) -> list[dict]:
     """Read result JSON files: a directory (its ``*.json``, recursively), one file, or a list of files.
 
-    Files that are not ``gru_lib`` results are ignored. Each result gains a ``"path"`` key.
+    JSON files that are not ``gru_lib`` results (no ``"format"`` of one) are ignored.
+    Each result gains a ``"path"`` key. What cannot be used is reported, never
+    dropped in silence, and never stops the rest: a ``gru_lib`` result that is
+    malformed (a missing ``config``, a string where a number belongs), a ``.json``
+    that is not JSON, a result of a task this version does not know, and a second
+    copy of one run (the same settings and seed, e.g. a backup found recursively:
+    the copy with more epochs, then the later one, is kept). Each is appended to
+    ``problems`` as ``(path, message)`` when a list is given, else issued as a warning.
     """
-    from .train import RESULT_FORMAT
+    import warnings
 
     if isinstance(source, (str, Path)):
         p = Path(source)
@@ -472,18 +516,61 @@ def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: 
         files = sorted(p.rglob("*.json")) if p.is_dir() else [p]
     else:
         files = [Path(f) for f in source]
-    results = []
+    found: list[tuple[str, str]] = []
+    kept: dict[str, dict] = {}
     for f in files:
         r = _read_json(f)
+        if r is None:
+            if f.is_file():
+                found.append((str(f), "not valid JSON (a torn or hand-edited file?)"))
+            continue
         if not isinstance(r, dict) or r.get("format") != RESULT_FORMAT:
             continue
-        if task is not None and r["config"]["task"] != task:
+        bad = result_problems(r)
+        if bad:
+            found.append((str(f), "malformed gru_lib result: " + "; ".join(bad)))
+            continue
+        t = r["config"]["task"]
+        if t not in TASKS:
+            found.append((str(f), f"unknown task {t!r} (this version knows {list(TASKS)})"))
+            continue
+        if task is not None and t != task:
             continue
         if complete_only and not r.get("complete"):
             continue
         r["path"] = str(f)
-        results.append(r)
-    return results
+        key = json.dumps([r["config"], _setting(r)], sort_keys=True, default=str)  # one run of one experiment
+        other = kept.get(key)
+        if other is None:
+            kept[key] = r
+            continue
+        first, second = sorted((other, r), key=_copy_rank, reverse=True)
+        kept[key] = first
+        what = "a copy of" if _same_run(first, second) else "another run of the same settings and seed as"
+        found.append((second["path"], f"{what} {first['path']}; counted once, from {first['path']}"))
+    if problems is not None:
+        problems.extend(found)
+    else:
+        for path, message in found:
+            warnings.warn(f"skipped {path}: {message}", RuntimeWarning, stacklevel=2)
+    return list(kept.values())
+
+
+def _first_session(r: dict) -> Any:
+    prov = r.get("provenance") or {}
+    sessions = prov.get("sessions") if isinstance(prov, dict) else None
+    return sessions[0] if isinstance(sessions, list) and sessions else None
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    return _first_session(a) == _first_session(b)
+
+
+def _copy_rank(r: dict) -> tuple:
+    """Which of two results of one configuration to keep: more epochs, then complete, then later."""
+    prov = r.get("provenance") or {}
+    return (len(r["history"]), bool(r.get("complete")), str(prov.get("date", "")) if isinstance(prov, dict) else "",
+            r["path"])
 
 
 def _pick_epoch(history: list[dict], which: str) -> Optional[dict]:
@@ -514,9 +601,9 @@ def summarize(results: Sequence[dict], *, task: Optional[str] = None, which: str
         c = r["config"]
         if task is not None and c["task"] != task:
             continue
-        groups.setdefault((c["task"], c["activation"], c["model"], c["lr"]), []).append(r)
+        groups.setdefault((c["task"], c["activation"], c["model"], c["lr"], _setting(r)), []).append(r)
     rows = []
-    for (t, act, model, lr), runs in groups.items():
+    for (t, act, model, lr, setting), runs in groups.items():
         picked = [(r, _pick_epoch(r["history"], which)) for r in runs]
         picked = [(r, h) for r, h in picked if h is not None]
         tr_m, tr_sd = _mean_sd([h["train_acc"] for _, h in picked])
@@ -539,9 +626,29 @@ def summarize(results: Sequence[dict], *, task: Optional[str] = None, which: str
             "paper_train": paper.paper_accuracy(t, act, model, lr, "train"),
             "paper_test": paper.paper_accuracy(t, act, model, lr, "test"),
             "paper_params": paper.paper_params(t, model),
+            "setting": dict(setting),
         })
-    rows.sort(key=lambda r: (r["task"], r["activation"], _MODEL_ORDER.get(r["model"], 99), -r["lr"]))
+    rows.sort(key=lambda r: (r["task"], r["activation"], json.dumps(r["setting"], sort_keys=True),
+                             _MODEL_ORDER.get(r["model"], 99), -r["lr"]))
     return rows
+
+
+#: What makes two results different experiments (besides task, activation, model and
+#: rate): runs that differ in any of these are never averaged into one cell.
+EXPERIMENT_SETTINGS = ("epochs", "batch_size", "train_limit", "test_limit", "hidden_size", "embedding_dim",
+                       "dropout", "dropout_at", "lr_schedule", "init", "reset_after", "update_rule")
+
+
+def _setting(r: dict) -> tuple:
+    c, data = r["config"], r.get("data") or {}
+    return tuple((k, c.get(k)) for k in EXPERIMENT_SETTINGS) + (
+        ("preset", r.get("preset")), ("train_size", data.get("train_size")), ("test_size", data.get("test_size")))
+
+
+def _describe_setting(setting: dict, others: list[dict]) -> str:
+    """The settings in which ``setting`` differs from any of ``others``, as ``k=v`` pairs."""
+    keys = [k for k in setting if any(o.get(k) != setting[k] for o in others)]
+    return ", ".join(f"{k}={setting[k]}" for k in keys)
 
 
 def _fmt_acc(mean: Optional[float], sd: Optional[float]) -> str:
@@ -587,10 +694,12 @@ def results_table(
         buf = io.StringIO()
         fields = ["task", "activation", "model", "lr", "n", "seeds", "epochs", "train_acc_mean", "train_acc_sd",
                   "test_acc_mean", "test_acc_sd", "seconds_per_epoch", "params", "paper_table", "paper_train",
-                  "paper_test", "paper_params", "presets", "train_size", "test_size", "complete", "stopped"]
+                  "paper_test", "paper_params", "presets", "train_size", "test_size", "complete", "stopped",
+                  "setting"]
         w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in rows:
+            r = r | {"setting": " ".join(f"{k}={v}" for k, v in r["setting"].items())}
             w.writerow({k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items()})
         return buf.getvalue()
     if format != "markdown":
@@ -598,12 +707,21 @@ def results_table(
     if not rows:
         return f"No results for task {task!r}" + (f" with activation {activation!r}" if activation else "") + ".\n"
     blocks = []
+    settings = []
+    for r in rows:
+        if r["setting"] not in settings:
+            settings.append(r["setting"])
     for act in sorted({r["activation"] for r in rows}):
-        blocks.append(_markdown_table([r for r in rows if r["activation"] == act], task, act, which, timing))
+        for setting in settings:  # different experiments get tables of their own, never one average
+            block = [r for r in rows if r["activation"] == act and r["setting"] == setting]
+            if block:
+                label = _describe_setting(setting, [o for o in settings if o != setting])
+                blocks.append(_markdown_table(block, task, act, which, timing, label))
     return "\n".join(blocks)
 
 
-def _markdown_table(rows: list[dict], task: str, activation: str, which: str, timing: bool) -> str:
+def _markdown_table(rows: list[dict], task: str, activation: str, which: str, timing: bool,
+                    setting: str = "") -> str:
     t = TASKS[task]
     lrs = sorted({r["lr"] for r in rows}, reverse=True)
     models = sorted({r["model"] for r in rows}, key=lambda m: _MODEL_ORDER.get(m, 99))
@@ -613,7 +731,7 @@ def _markdown_table(rows: list[dict], task: str, activation: str, which: str, ti
     seeds = sorted({r["n"] for r in rows})
     presets = sorted({p for r in rows for p in r["presets"]})
     sizes = sorted({(a, b) for r in rows for a in r["train_size"] for b in r["test_size"]})
-    caption = (f"**{t.description}, {activation}.** Accuracy (%) at the "
+    caption = (f"**{t.description}, {activation}{'; ' + setting if setting else ''}.** Accuracy (%) at the "
                f"{'final' if which == 'final' else 'best (by test accuracy)'} epoch "
                f"(epoch {', '.join(map(str, epochs))}), mean ± sd over {'/'.join(map(str, seeds))} seed(s); "
                f"training on {', '.join(f'{a}' for a, _ in sizes)} and testing on "

@@ -5,6 +5,20 @@ A run with ``out=PATH.json`` writes its result there and a checkpoint to
 directory, flushed, then ``os.replace``), so that a reader or a killed run sees
 the old file or the new one, never a torn one. :func:`provenance` records what
 produced a result: versions, commit, device, threads, date and command.
+
+Files are created with the mode an ordinary ``open()`` would give them
+(``0o666`` less the umask), not the ``0o600`` of :func:`tempfile.mkstemp`.
+A writer holds a lock on its temporary file until the rename, so that the
+temporary files of a killed writer (``.NAME.*.tmp``, ``.NAME.*.part``) can be
+told from live ones and removed (:func:`remove_stale_temps`).
+
+Which files a run may replace (:func:`claim_run_files`)
+    The checkpoint is written before the result, so it is never behind it: a
+    resumed run takes the checkpoint as the truth and repairs the result from it.
+    A file that is not a ``gru_lib`` result or checkpoint (another tool's
+    ``.ckpt``, notes in a ``.json``) is never replaced unless the caller asks to
+    overwrite, and a run that starts again replaces the old files only when its
+    first epoch has something to put in their place.
 """
 
 from __future__ import annotations
@@ -17,45 +31,161 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from numbers import Real
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, BinaryIO, Iterator, Optional, Union
 
 import torch
+
+try:  # POSIX: locks tell a live writer's temporary file from a killed one's
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "RESULT_FORMAT",
+    "RUN_MODES",
+    "RunFileError",
+    "RunFiles",
+    "atomic_file",
     "atomic_write_bytes",
     "atomic_write_json",
+    "check_writable",
     "checkpoint_path",
+    "claim_run_files",
     "device_name",
+    "file_mode",
     "load_checkpoint",
     "portable_path",
+    "new_temp_file",
     "provenance",
+    "read_checkpoint",
     "read_result",
+    "read_run_result",
+    "remove_stale_temps",
+    "result_problems",
 ]
 
 #: Identifies the layout of result JSON files (and of the checkpoints beside them).
 RESULT_FORMAT = "gru_lib.result/1"
 CHECKPOINT_FORMAT = "gru_lib.checkpoint/1"
 
+#: Where a temporary file without a lock counts as stale (no ``fcntl``: by age alone).
+_STALE_AGE_S = 3600.0
 
-def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a torn one."""
+
+class RunFileError(ValueError):
+    """A result or checkpoint file cannot be used as asked: foreign, unreadable, malformed or in the way."""
+
+
+# ----------------------------------------------------------------------------- writing
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets from ``open()``: ``0o666`` less the umask."""
+    return 0o666 & ~_umask()
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def new_temp_file(path: Union[str, Path], suffix: str) -> tuple[int, str]:
+    """A temporary file ``.NAME.XXXX<suffix>`` beside ``path``: ``(fd, name)``, locked (where the
+    system has ``fcntl``) and with an ordinary new file's mode."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=suffix)
+    try:
+        os.fchmod(fd, file_mode()) if hasattr(os, "fchmod") else os.chmod(tmp, file_mode())
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
+def remove_stale_temps(path: Union[str, Path], suffix: str = ".tmp") -> list[Path]:
+    """Remove the temporary files that killed writers of ``path`` left behind; return them.
+
+    A temporary file still locked by its writer is left alone (where there are no
+    locks, one younger than an hour is).
+    """
+    path = Path(path)
+    prefix = _temp_prefix(path)
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and n.endswith(suffix)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        tmp = path.parent / name
+        try:
+            if fcntl is None:
+                if time.time() - tmp.stat().st_mtime < _STALE_AGE_S:
+                    continue
+                tmp.unlink()
+            else:
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
+                    tmp.unlink()
+                finally:
+                    os.close(fd)
+        except OSError:
+            continue
+        removed.append(tmp)
+    return removed
+
+
+@contextlib.contextmanager
+def atomic_file(path: Union[str, Path], suffix: str = ".tmp") -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a locked temporary file beside it that
+    replaces ``path`` (flushed to disk) when the block ends without an exception, and is
+    removed otherwise. Temporary files of killed writers of ``path`` are removed after.
+
+    The new file gets the mode of an ordinary new file (``0o666`` less the umask).
+    """
+    path = Path(path)
+    fd, tmp = new_temp_file(path, suffix)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            if fcntl is not None:
+                os.replace(tmp, path)  # still locked: no cleaner takes it for a killed writer's
+        if fcntl is None:
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    remove_stale_temps(path, suffix)
+
+
+def atomic_write_bytes(path: Union[str, Path], data: bytes, *, suffix: str = ".tmp") -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a torn one
+    (:func:`atomic_file`)."""
+    with atomic_file(path, suffix) as f:
+        f.write(data)
 
 
 def atomic_write_json(path: Union[str, Path], obj: Any) -> None:
@@ -74,6 +204,12 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def as_json(obj: Any) -> Any:
+    """``obj`` as it reads back from a JSON file (tuples as lists, NaN as ``None``)."""
+    return json.loads(json.dumps(_json_safe(obj), allow_nan=False))
+
+
+# ----------------------------------------------------------------------------- reading
 def checkpoint_path(out: Union[str, Path]) -> Path:
     """The checkpoint beside a result file: ``PATH.json`` → ``PATH.ckpt``."""
     out = Path(out)
@@ -89,12 +225,80 @@ def read_result(path: Union[str, Path]) -> Optional[dict]:
         return None
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool)
+
+
+def result_problems(obj: Any) -> list[str]:
+    """What is wrong with a result's structure (empty when it can be tabulated and resumed)."""
+    if not isinstance(obj, dict):
+        return [f"expected a JSON object, got {type(obj).__name__}"]
+    problems = []
+    if obj.get("format") != RESULT_FORMAT:
+        problems.append(f"format is {obj.get('format')!r}, expected {RESULT_FORMAT!r}")
+    config = obj.get("config")
+    if not isinstance(config, dict):
+        problems.append(f"config must be an object, got {type(config).__name__}")
+    else:
+        for key in ("task", "model", "activation"):
+            if not isinstance(config.get(key), str):
+                problems.append(f"config.{key} must be a string, got {config.get(key)!r}")
+        if not _is_number(config.get("lr")) or not config["lr"] > 0:
+            problems.append(f"config.lr must be a positive number, got {config.get('lr')!r}")
+        for key in ("seed", "epochs"):
+            if key in config or key == "seed":
+                v = config.get(key)
+                if isinstance(v, bool) or not isinstance(v, int):
+                    problems.append(f"config.{key} must be an integer, got {v!r}")
+    history = obj.get("history")
+    if not isinstance(history, list):
+        problems.append(f"history must be a list, got {type(history).__name__}")
+    else:
+        for i, h in enumerate(history):
+            if not isinstance(h, dict):
+                problems.append(f"history[{i}] must be an object, got {type(h).__name__}")
+                continue
+            for key in ("epoch", "train_acc", "test_acc", "seconds"):
+                v = h.get(key)
+                if not (_is_number(v) or (v is None and key.endswith("acc") and key in h)):
+                    problems.append(f"history[{i}].{key} must be a number, got {v!r}")
+            if problems:
+                break
+    data = obj.get("data", {})
+    if not isinstance(data, dict):
+        problems.append(f"data must be an object, got {type(data).__name__}")
+    if "params" in obj and (isinstance(obj["params"], bool) or not isinstance(obj["params"], int)):
+        problems.append(f"params must be an integer, got {obj['params']!r}")
+    for key in ("stopped", "provenance"):
+        if obj.get(key) is not None and not isinstance(obj[key], dict):
+            problems.append(f"{key} must be an object or null, got {type(obj[key]).__name__}")
+    return problems
+
+
+def read_run_result(path: Union[str, Path]) -> dict:
+    """A ``gru_lib`` result file's content; :class:`RunFileError` saying why if it is not one."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            obj = json.load(f)
+    except OSError as e:
+        raise RunFileError(f"cannot read {path}: {e.strerror or e}") from e
+    except ValueError as e:
+        raise RunFileError(f"{path} is not a gru_lib result: not valid JSON ({e})") from e
+    if not isinstance(obj, dict) or obj.get("format") != RESULT_FORMAT:
+        raise RunFileError(f"{path} is not a gru_lib result (no \"format\": {RESULT_FORMAT!r})")
+    problems = result_problems(obj)
+    if problems:
+        raise RunFileError(f"{path} is a malformed gru_lib result: " + "; ".join(problems))
+    return obj
+
+
 def load_checkpoint(path: Union[str, Path]) -> dict:
     """A checkpoint's content (tensors on the CPU); ``ValueError`` naming the file if it cannot be read."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a torn or foreign file: say which and why
-        raise ValueError(f"cannot read checkpoint {path}: {e}") from e
+        raise RunFileError(f"cannot read checkpoint {path}: {e}") from e
 
 
 def portable_path(path: Union[str, Path]) -> str:
@@ -117,6 +321,114 @@ def portable_path(path: Union[str, Path]) -> str:
     return str(path)
 
 
+_CHECKPOINT_KEYS = {"config": dict, "epoch": int, "model": dict, "optimizer": dict, "rng": dict, "history": list}
+
+
+def read_checkpoint(path: Union[str, Path]) -> dict:
+    """A ``gru_lib`` checkpoint's content, checked; :class:`RunFileError` with what to do if it is not one."""
+    path = Path(path)
+    advice = ("Start the run again with --overwrite (overwrite=True), which replaces it after the first epoch, "
+              "or move it away.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torn, truncated, or another tool's file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RunFileError(f"cannot read the checkpoint {path} (unreadable or truncated: {first}). {advice}") from e
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise RunFileError(f"{path} is not a gru_lib checkpoint (format {found!r}, expected "
+                           f"{CHECKPOINT_FORMAT!r}). {advice}")
+    wrong = [f"{k} ({type(state.get(k)).__name__}, expected {t.__name__})" for k, t in _CHECKPOINT_KEYS.items()
+             if not isinstance(state.get(k), t) or isinstance(state.get(k), bool)]
+    if not wrong and len(state["history"]) != state["epoch"]:
+        wrong.append(f"history has {len(state['history'])} epochs but epoch is {state['epoch']}")
+    if not wrong and not all(isinstance(state["rng"].get(k), torch.Tensor) for k in ("torch", "generator")):
+        wrong.append("rng lacks the 'torch' and 'generator' states")
+    if wrong:
+        raise RunFileError(f"the checkpoint {path} is damaged: " + "; ".join(wrong) + f". {advice}")
+    return state
+
+
+def check_writable(path: Union[str, Path], what: str = "output") -> None:
+    """:class:`RunFileError` unless a file can be written (atomically) at ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise RunFileError(f"the {what} {path} is a directory; expected a file path")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunFileError(f"cannot write the {what} {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunFileError(f"cannot write the {what} {path}: the directory {parent} is not writable")
+
+
+# ----------------------------------------------------------------------------- claiming a run's files
+#: How a run treats the files already at its path: ``"new"`` (there must be none),
+#: ``"fresh"`` (start again; gru_lib's own files are replaced, foreign ones refused),
+#: ``"resume"`` (continue from the checkpoint; foreign files refused), ``"overwrite"``
+#: (start again and replace whatever is there).
+RUN_MODES = ("new", "fresh", "resume", "overwrite")
+
+
+@dataclass
+class RunFiles:
+    """What :func:`claim_run_files` found at a run's paths."""
+
+    out: Path
+    checkpoint: Path
+    mode: str
+    result: Optional[dict] = None  # the existing gru_lib result, if any (resume)
+    state: Optional[dict] = None  # the existing checkpoint's content (resume)
+    replaces: bool = False  # files are there and the run will replace them
+
+
+def claim_run_files(out: Union[str, Path], mode: str) -> RunFiles:
+    """Check, before any training, that a run may use ``out`` and its checkpoint in ``mode`` (:data:`RUN_MODES`).
+
+    Returns what was found (for ``"resume"`` the result and the checkpoint's
+    content); raises :class:`RunFileError` saying what stands in the way and what to
+    do. Nothing is written or deleted here.
+    """
+    if mode not in RUN_MODES:
+        raise ValueError(f"mode must be one of {list(RUN_MODES)}, got {mode!r}")
+    out = Path(out)
+    ckpt = checkpoint_path(out)
+    check_writable(out, "result file")
+    check_writable(ckpt, "checkpoint")
+    files = RunFiles(out, ckpt, mode)
+    present = [p for p in (out, ckpt) if p.exists()]
+    if not present:
+        return files
+    if mode == "new":
+        raise RunFileError(f"{' and '.join(map(str, present))} exist{'s' if len(present) == 1 else ''}. "
+                           "Pass --resume to continue that run, or --overwrite to start it again "
+                           "(resume=True / overwrite=True), or choose another --out.")
+    files.replaces = True
+    if mode == "overwrite":
+        return files
+    # fresh and resume: never replace what gru_lib did not write
+    result_error = None
+    if out.exists():
+        try:
+            files.result = read_run_result(out)
+        except RunFileError as e:
+            result_error = e
+    if result_error is not None:
+        raise RunFileError(f"{result_error}. It will not be replaced: move it away, choose another --out, or "
+                           "pass --overwrite (overwrite=True) to replace it.") from result_error
+    if ckpt.exists():
+        if mode == "resume":
+            files.state = read_checkpoint(ckpt)
+        else:
+            try:
+                read_checkpoint(ckpt)
+            except RunFileError as e:
+                raise RunFileError(f"{e} (starting afresh would replace it)") from e
+    return files
+
+
+# ----------------------------------------------------------------------------- provenance
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:

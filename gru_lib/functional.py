@@ -276,7 +276,7 @@ def input_projection(x: Tensor, weight_ih: Tensor, bias_x: Optional[Tensor]) -> 
         return out.view(*x.shape[:-1], weight_ih.shape[0])
     T, K, B, _ = x.shape
     out = affine(_models_first(x, True), weight_ih, bias_x)
-    return out.view(K, T, B, -1).transpose(0, 1)
+    return out.view(K, T, B, weight_ih.shape[-2]).transpose(0, 1)  # explicit rows: B may be 0
 
 
 def _prepare(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Optional[Tensor],

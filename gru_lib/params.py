@@ -90,6 +90,11 @@ def count_params(
     n = check_positive_int("hidden_size", hidden_size)
     m = check_positive_int("input_size", input_size)
     layers = check_positive_int("num_layers", num_layers)
+    for name, value in (("reset_after", reset_after), ("bias", bias), ("bidirectional", bidirectional)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
+    if double_bias is not None and not isinstance(double_bias, bool):
+        raise TypeError(f"double_bias must be a bool or None, got {double_bias!r} ({type(double_bias).__name__})")
     if model in VARIANTS:
         if double_bias is not None and bool(double_bias) != bool(reset_after):
             raise ValueError(

@@ -52,7 +52,13 @@ Runs that survive
     epoch; ``resume=True`` continues it to ``epochs`` and, on the CPU, reproduces
     the uninterrupted run's history exactly. A non-finite loss stops the run with
     :class:`NonFiniteLossError`; the last good checkpoint is left as it was and the
-    JSON records why the run stopped.
+    JSON records why the run stopped. The checkpoint is written before the result,
+    so a kill between the two leaves the checkpoint ahead; resuming rewrites the
+    result from it. Before anything is trained, :func:`preflight` checks the
+    settings, the device, the threads, the model's size and the files at ``out``
+    (:func:`gru_lib.files.claim_run_files`): a file that ``gru_lib`` did not write
+    is never replaced unless ``overwrite=True``, and a run that starts again
+    replaces the old files only when it has new ones to put in their place.
 
 CUDA graphs (``cuda_graph=True``, CUDA only)
     One training iteration of the stack (forward, backward, optimiser step) is
@@ -81,14 +87,17 @@ from torch import Tensor
 from .files import (
     CHECKPOINT_FORMAT,
     RESULT_FORMAT,
+    RunFileError,
+    RunFiles,
+    as_json,
     atomic_write_bytes,
     atomic_write_json,
     checkpoint_path,
+    claim_run_files,
     device_name,
-    load_checkpoint,
     provenance,
-    read_result,
 )
+from .functional import UPDATE_RULES
 from .model import (
     ACTIVATIONS,
     DROPOUT_PLACEMENTS,
@@ -100,6 +109,7 @@ from .model import (
 )
 from .optim import StackedRMSprop
 from .params import MODELS, count_params
+from .rnn import IMPLEMENTATIONS
 from .variants import VARIANTS
 
 __all__ = [
@@ -109,10 +119,15 @@ __all__ = [
     "ResumeError",
     "SequenceData",
     "TrainConfig",
+    "MAX_PARAMS",
+    "RunFileError",
+    "check_device_spec",
+    "check_runtime",
     "config_differences",
     "epoch_lr",
     "eq18_lr",
     "evaluate",
+    "preflight",
     "resolve_device",
     "stack_key",
     "TrainStep",
@@ -140,7 +155,7 @@ class NonFiniteLossError(RuntimeError):
         )
 
 
-class ResumeError(ValueError):
+class ResumeError(RunFileError):
     """``resume=True`` cannot continue a run: its checkpoint has another configuration, or is missing."""
 
 
@@ -179,8 +194,32 @@ def epoch_lr(schedule: str, base_lr: float, epoch: int, history: list[dict]) -> 
 
 
 # ----------------------------------------------------------------------------- devices
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def check_device_spec(spec: object) -> str:
+    """``spec`` if it names a device a run can use (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+    ``"mps"``); ``ValueError``/``TypeError`` otherwise. Whether the device exists is :func:`resolve_device`'s
+    question."""
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    if not isinstance(spec, str):
+        raise TypeError(f"device must be a str such as 'auto', 'cpu' or 'cuda:0', got {spec!r} "
+                        f"({type(spec).__name__})")
+    if spec == "auto":
+        return spec
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {spec!r}") from e
+    if device.type not in _DEVICE_TYPES:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {spec!r} "
+                         f"(type {device.type!r} cannot train)")
+    return spec
+
+
 def resolve_device(spec: Union[str, torch.device, None] = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else is passed to ``torch.device``."""
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else must name an available device."""
     if spec is None or str(spec) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -188,15 +227,77 @@ def resolve_device(spec: Union[str, torch.device, None] = "auto") -> torch.devic
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(spec)!r} requested but CUDA is not available; use --device cpu or auto")
+    device = torch.device(check_device_spec(spec))
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(spec)!r} requested but CUDA is not available; use --device cpu or auto")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {str(spec)!r} requested but there {'is' if count == 1 else 'are'} only "
+                             f"{count} CUDA device{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"device {str(spec)!r} requested but MPS is not available; use --device cpu or auto")
     return device
 
 
+def max_threads() -> int:
+    """The most CPU threads a run may ask for: the number of CPUs (``os.cpu_count()``)."""
+    import os
+
+    return os.cpu_count() or 1
+
+
+#: The most parameters one model may have (2^28, 1 GiB of float32): no experiment here
+#: comes near, and a larger one is a typo that would exhaust the memory mid-run.
+MAX_PARAMS = 1 << 28
+
+
+def check_runtime(config: "TrainConfig", data: Optional["SequenceData"] = None) -> torch.device:
+    """What :class:`TrainConfig` cannot check alone: the device exists, the thread count fits this
+    machine, and (given the data) the model fits :data:`MAX_PARAMS`; returns the device."""
+    device = resolve_device(config.device)
+    if config.threads is not None and config.threads > max_threads():
+        raise ValueError(f"threads must be at most the number of CPUs, {max_threads()}, got {config.threads}")
+    if data is not None:
+        input_size = config.embedding_dim if data.tokens else data.x_train.shape[-1]
+        n = config.hidden_size
+        total = count_params(config.model, n, input_size, reset_after=config.reset_after,
+                             double_bias=None if config.model in VARIANTS else False)
+        total += (data.num_embeddings or 0) * config.embedding_dim + (n + 1) * data.num_classes
+        if total > MAX_PARAMS:
+            raise ValueError(f"the model would have {total} parameters, more than the {MAX_PARAMS} allowed; "
+                             "choose a smaller hidden_size or embedding_dim")
+    return device
+
+
 # ----------------------------------------------------------------------------- data & config
+def _is_real(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _fail(name: str, expected: str, value: object) -> None:
+    kind = TypeError if not _is_real(value) else ValueError
+    raise kind(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
+
+
+def _check_int(name: str, value: object, low: int, high: Optional[int], expected: Optional[str] = None) -> int:
+    if expected is None:
+        expected = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def _check_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {list(choices)}, got {value!r} ({type(value).__name__})")
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {list(choices)}")
+    return value
+
+
 @dataclass
 class SequenceData:
     """A classification data set as tensors.
@@ -215,8 +316,23 @@ class SequenceData:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_int("num_classes", self.num_classes, 2, None)
+        if self.num_embeddings is not None:
+            _check_int("num_embeddings", self.num_embeddings, 1, None, "a positive int or None")
         for split in ("train", "test"):
             x, y = getattr(self, "x_" + split), getattr(self, "y_" + split)
+            for name, t in (("x_" + split, x), ("y_" + split, y)):
+                if not isinstance(t, Tensor):
+                    raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+            if y.dim() != 1 or y.dtype != torch.int64:
+                raise ValueError(f"y_{split} must be (N,) int64 labels, got {tuple(y.shape)} {y.dtype}")
+            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+                raise ValueError(f"y_{split} must hold labels in [0, {self.num_classes}) for num_classes="
+                                 f"{self.num_classes}, got labels from {int(y.min())} to {int(y.max())}")
+            if self.num_embeddings is not None and x.numel() and not x.is_floating_point() and (
+                    int(x.min()) < 0 or int(x.max()) >= self.num_embeddings):
+                raise ValueError(f"x_{split} must hold token indices in [0, {self.num_embeddings}) for "
+                                 f"num_embeddings={self.num_embeddings}, got {int(x.min())} to {int(x.max())}")
             if x.shape[0] != y.shape[0]:
                 raise ValueError(f"x_{split} has {x.shape[0]} rows but y_{split} has {y.shape[0]}")
             if x.shape[0] == 0:
@@ -269,26 +385,42 @@ class TrainConfig:
     #: fields that may change between a run and its resumption
     RESUMABLE_CHANGES = ("epochs", "device", "threads", "eval_batch_size")
 
+    #: Upper bounds of the sizes (a larger value is a typo, or a model that cannot fit in memory).
+    LIMITS = {"epochs": 1_000_000, "batch_size": 1 << 20, "eval_batch_size": 1 << 20, "hidden_size": 1 << 16,
+              "embedding_dim": 1 << 16}
+
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; expected one of {list(MODELS)}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; expected one of {list(ACTIVATIONS)}")
-        if self.dropout_at not in DROPOUT_PLACEMENTS:
-            raise ValueError(f"unknown dropout_at {self.dropout_at!r}; expected one of {list(DROPOUT_PLACEMENTS)}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; expected one of {list(LR_SCHEDULES)}")
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}; expected one of {list(INITS)}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        for name in ("epochs", "batch_size", "hidden_size", "embedding_dim", "eval_batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for name, choices in (("model", MODELS), ("activation", ACTIVATIONS), ("dropout_at", DROPOUT_PLACEMENTS),
+                              ("lr_schedule", LR_SCHEDULES), ("init", INITS), ("update_rule", UPDATE_RULES),
+                              ("implementation", IMPLEMENTATIONS)):
+            _check_choice(name, getattr(self, name), choices)
+        if not isinstance(self.task, str) or not self.task:
+            raise TypeError(f"task must be a non-empty str, got {self.task!r}")
+        if not _is_real(self.lr) or not (self.lr > 0 and math.isfinite(self.lr)):
+            _fail("lr", "a positive, finite number", self.lr)
+        for name, top in self.LIMITS.items():
+            _check_int(name, getattr(self, name), 1, top)
+        _check_int("seed", self.seed, -(1 << 63), (1 << 64) - 1)
+        for name in ("train_limit", "test_limit"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 1, None, "a positive int or None")
+        if self.threads is not None:
+            _check_int("threads", self.threads, 1, None, "a positive int or None")
+        if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
+            _fail("dropout", "a number in [0, 1)", self.dropout)
+        for name in ("reset_after", "eval_train"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.model not in VARIANTS:
+            if self.reset_after:
+                raise ValueError(f"reset_after applies to the GRU variants only, not to model {self.model!r}")
+            if self.update_rule != "paper":
+                raise ValueError(f"update_rule applies to the GRU variants only, not to model {self.model!r}")
+        if isinstance(self.device, torch.device):
+            self.device = str(self.device)
+        check_device_spec(self.device)
         self.lr = float(self.lr)
+        self.dropout = float(self.dropout)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -436,6 +568,7 @@ class _Member:
     dropout: torch.Generator  # the dropout masks, on the CPU (state "torch" in the checkpoint)
     dropout_cuda: Optional[torch.Generator] = None  # the masks on a CUDA device (state "cuda")
     error: Optional[NonFiniteLossError] = None
+    stale_checkpoint: bool = False  # an earlier run's checkpoint is still at the path, to be replaced
 
     @property
     def history(self) -> list:
@@ -455,11 +588,31 @@ class _Member:
         return state
 
 
-def _open_member(config: TrainConfig, data: SequenceData, out, resume: bool, device: torch.device, prov: dict,
-                 extra: Optional[dict], bar: _Progress) -> _Member:
-    """Build one model (or restore it from its checkpoint) and the result it will fill."""
-    out = Path(out) if out is not None else None
-    ckpt = checkpoint_path(out) if out is not None else None
+def _damaged(ckpt: Path, e: Exception) -> RunFileError:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return RunFileError(f"the checkpoint {ckpt} does not fit the model of its own configuration ({first}). "
+                        "Start the run again with --overwrite (overwrite=True), or move the checkpoint away.")
+
+
+def _agrees(previous: Optional[dict], result: dict) -> bool:
+    """Whether a result file already says what ``result`` says (history, completeness, configuration)."""
+    if previous is None:
+        return False
+    return (previous.get("history") == as_json(result["history"]) and previous.get("complete") == result["complete"]
+            and previous.get("config") == as_json(result["config"]))
+
+
+def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFiles], device: torch.device,
+                 prov: dict, extra: Optional[dict], bar: _Progress) -> _Member:
+    """Build one model (or restore it from its checkpoint) and the result it will fill.
+
+    ``files`` is what :func:`~gru_lib.files.claim_run_files` found at the run's paths.
+    When resuming, the checkpoint is the truth: a result file that is missing or out
+    of step with it (a run killed between the two writes) is rewritten at once.
+    """
+    out = files.out if files is not None else None
+    ckpt = files.checkpoint if files is not None else None
+    resume = files is not None and files.mode == "resume"
     torch.manual_seed(config.seed)
     input_size = config.embedding_dim if data.tokens else data.x_train.shape[-1]
     net = build_model(
@@ -485,29 +638,33 @@ def _open_member(config: TrainConfig, data: SequenceData, out, resume: bool, dev
     history: list[dict] = []
     sessions: list[dict] = []
     optimizer_state = None
-    if resume and ckpt is not None and not ckpt.exists() and out.exists():
+    state = files.state if resume else None
+    previous = files.result if resume else None
+    if resume and state is None and previous is not None and previous.get("history"):
         # a result without its checkpoint (e.g. one copied or committed without it)
-        previous = read_result(out)
-        if previous is not None and previous.get("history"):
-            _check_resumable(previous.get("config", {}), config, out)
-            if not (previous.get("complete") and len(previous["history"]) >= config.epochs):
-                raise ResumeError(
-                    f"cannot resume {out}: its checkpoint {ckpt.name} is missing, so epoch "
-                    f"{len(previous['history']) + 1} cannot continue from epoch {len(previous['history'])}. "
-                    "Start the run again (--overwrite) or restore the checkpoint.")
-            bar.message(f"{out}: already complete ({len(previous['history'])} epochs)")
-            return _Member(config, out, previous, None, None, shuffle, dropout)
-    if resume and ckpt is not None and ckpt.exists():
-        state = load_checkpoint(ckpt)
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{ckpt} is not a gru_lib checkpoint (format {state.get('format')!r})")
+        _check_resumable(previous.get("config", {}), config, out)
+        if not (previous.get("complete") and len(previous["history"]) >= config.epochs):
+            raise ResumeError(
+                f"cannot resume {out}: its checkpoint {ckpt.name} is missing, so epoch "
+                f"{len(previous['history']) + 1} cannot continue from epoch {len(previous['history'])}. "
+                "Start the run again (--overwrite) or restore the checkpoint.")
+        bar.message(f"{out}: already complete ({len(previous['history'])} epochs)")
+        return _Member(config, out, previous, None, None, shuffle, dropout)
+    if state is not None:
         _check_resumable(state["config"], config, ckpt)
-        net.load_state_dict(state["model"])
+        try:
+            net.load_state_dict(state["model"])
+            probe = StackedClassifier([net])
+            StackedRMSprop(list(probe.parameters()), [config.lr], **KERAS_RMSPROP).load_member_state_dict(
+                0, state["optimizer"])
+            dropout.set_state(state["rng"]["torch"])
+            shuffle.set_state(state["rng"]["generator"])
+            if dropout_cuda is not None and "cuda" in state["rng"]:
+                dropout_cuda.set_state(state["rng"]["cuda"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise _damaged(ckpt, e) from e
+        del probe
         optimizer_state = state["optimizer"]
-        dropout.set_state(state["rng"]["torch"])
-        shuffle.set_state(state["rng"]["generator"])
-        if dropout_cuda is not None and "cuda" in state["rng"]:
-            dropout_cuda.set_state(state["rng"]["cuda"])
         history = list(state["history"])
         sessions = list(state.get("sessions", []))
         bar.message(f"resuming {out} after epoch {len(history)} of {config.epochs}")
@@ -526,11 +683,15 @@ def _open_member(config: TrainConfig, data: SequenceData, out, resume: bool, dev
     }
     if extra:
         result |= {k: v for k, v in extra.items() if k not in result}
-    member = _Member(config, out, result, net, optimizer_state, shuffle, dropout, dropout_cuda)
-    if len(history) >= config.epochs:
-        result["complete"] = True
-        if out is not None and not out.exists():
-            atomic_write_json(out, result)
+    member = _Member(config, out, result, net, optimizer_state, shuffle, dropout, dropout_cuda,
+                     stale_checkpoint=files is not None and not resume and ckpt.exists())
+    complete = len(history) >= config.epochs
+    result["complete"] = complete
+    if state is not None and not _agrees(previous, result):
+        atomic_write_json(out, result)  # repair: the result follows its checkpoint
+        if previous is not None:
+            bar.message(f"{out}: repaired from its checkpoint ({len(history)} epochs)")
+    if complete:
         bar.message(f"{out}: already complete ({len(history)} epochs)")
         member.net = None
     return member
@@ -552,6 +713,11 @@ def _save(member: _Member, stack: StackedClassifier, opt: StackedRMSprop, k: int
             "history": member.history, "sessions": result["provenance"]["sessions"],
         }, buf)
         atomic_write_bytes(checkpoint_path(member.out), buf.getvalue())
+        member.stale_checkpoint = False
+    elif member.stale_checkpoint:
+        # the new run stopped before its first checkpoint: the old run's must not outlive its result
+        checkpoint_path(member.out).unlink(missing_ok=True)
+        member.stale_checkpoint = False
     atomic_write_json(member.out, result)
 
 
@@ -625,14 +791,36 @@ class TrainStep:
         return self.static_loss, self.static_logits
 
 
-def _train_members(configs, data, outs, *, resume, progress, deterministic, command, extra, on_epoch,
-                   cuda_graph) -> tuple[list[dict], list[Optional[NonFiniteLossError]]]:
+def run_mode(resume: bool, overwrite: bool) -> str:
+    """The :data:`~gru_lib.files.RUN_MODES` entry of ``resume``/``overwrite``."""
+    for name, v in (("resume", resume), ("overwrite", overwrite)):
+        if not isinstance(v, bool):
+            raise TypeError(f"{name} must be a bool, got {v!r}")
+    if resume and overwrite:
+        raise ValueError("resume=True continues a run and overwrite=True starts it again; pass one of them")
+    return "resume" if resume else "overwrite" if overwrite else "fresh"
+
+
+def preflight(configs: Sequence[TrainConfig], outs: Optional[Sequence[Union[str, Path, None]]] = None, *,
+              resume: bool = False, overwrite: bool = False, data: Optional[SequenceData] = None
+              ) -> tuple[torch.device, list[Optional[RunFiles]]]:
+    """Everything that can be checked before training: the configurations (one stack), the
+    device, threads and model size (:func:`check_runtime`) and each run's files
+    (:func:`~gru_lib.files.claim_run_files`). Returns the device and what was found at
+    each path; raises ``ValueError``/``TypeError`` (:class:`~gru_lib.files.RunFileError`
+    for the files) before anything is written."""
     configs = list(configs)
     if not configs or not all(isinstance(c, TrainConfig) for c in configs):
         raise TypeError("expected one or more TrainConfig objects")
+    if data is not None and not isinstance(data, SequenceData):
+        raise TypeError(f"data must be a SequenceData, got {type(data).__name__}")
+    mode = run_mode(resume, overwrite)
     outs = [None] * len(configs) if outs is None else list(outs)
     if len(outs) != len(configs):
         raise ValueError(f"expected {len(configs)} output paths, got {len(outs)}")
+    for o in outs:
+        if o is not None and not isinstance(o, (str, Path)):
+            raise TypeError(f"an output path must be a str or Path, got {type(o).__name__}")
     paths = [str(Path(o).resolve()) for o in outs if o is not None]
     if len(set(paths)) != len(paths):
         raise ValueError("two models of the stack would write the same result file")
@@ -642,17 +830,27 @@ def _train_members(configs, data, outs, *, resume, progress, deterministic, comm
             diffs = [f"{k}: {a!r} vs {b!r}" for (k, a), (_, b) in zip(key, stack_key(c)) if a != b]
             raise ValueError(f"run {i} cannot share a stack with run 0; only {', '.join(STACK_FREE)} may differ "
                              f"({'; '.join(diffs)})")
+    device = check_runtime(configs[0], data)
+    claims = [claim_run_files(o, mode) if o is not None else None for o in outs]
+    return device, claims
+
+
+def _train_members(configs, data, outs, *, resume, overwrite, progress, deterministic, command, extra, on_epoch,
+                   cuda_graph) -> tuple[list[dict], list[Optional[NonFiniteLossError]]]:
+    if data is None:
+        raise TypeError("data must be a SequenceData, got None")
+    device, claims = preflight(configs, outs, resume=resume, overwrite=overwrite, data=data)
+    configs = list(configs)
     ref = configs[0]
-    if cuda_graph and resolve_device(ref.device).type != "cuda":
+    if cuda_graph and device.type != "cuda":
         warnings.warn("cuda_graph=True applies to CUDA devices only; training eagerly", RuntimeWarning, stacklevel=3)
         cuda_graph = False
-    device = resolve_device(ref.device)
     bar = _Progress(progress)
     errors: list[Optional[NonFiniteLossError]] = [None] * len(configs)
 
     with _run_environment(device, ref.threads, deterministic):
         prov = provenance(device, command)
-        everyone = [_open_member(c, data, o, resume, device, prov, extra, bar) for c, o in zip(configs, outs)]
+        everyone = [_open_member(c, data, f, device, prov, extra, bar) for c, f in zip(configs, claims)]
         results = [m.result for m in everyone]
         members = [m for m in everyone if m.net is not None]
         if not members:
@@ -743,6 +941,7 @@ def train(
     *,
     out: Union[str, Path, None] = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     deterministic: bool = True,
     command: Optional[list[str]] = None,
@@ -766,6 +965,13 @@ def train(
     resume:
         Continue from ``PATH.ckpt`` if it exists (the configuration must match,
         apart from :attr:`TrainConfig.RESUMABLE_CHANGES`); start afresh otherwise.
+        A result that is missing or behind its checkpoint is repaired from it.
+    overwrite:
+        Start afresh and replace whatever files are at ``out`` and its checkpoint,
+        once the first epoch (or a stop) has something to put in their place.
+        Without ``resume`` or ``overwrite`` a run starts afresh and replaces
+        ``gru_lib``'s own files only; a file that is not a ``gru_lib`` result or
+        checkpoint is refused (:class:`~gru_lib.files.RunFileError`).
     progress:
         Show a progress bar (where someone watches) and one summary line per epoch on stderr.
     deterministic:
@@ -796,8 +1002,13 @@ def train(
     ResumeError
         ``resume=True`` found a checkpoint of a different configuration, or a
         partial result whose checkpoint is missing.
+    RunFileError
+        A file at ``out`` or its checkpoint is not ``gru_lib``'s, is unreadable or
+        damaged, or cannot be written (checked before training starts).
+    ValueError, TypeError
+        Settings that cannot run here (:func:`preflight`).
     """
-    results, errors = _train_members([config], data, [out], resume=resume, progress=progress,
+    results, errors = _train_members([config], data, [out], resume=resume, overwrite=overwrite, progress=progress,
                                      deterministic=deterministic, command=command, extra=extra,
                                      on_epoch=on_epoch, cuda_graph=cuda_graph)
     if errors[0] is not None:
@@ -811,6 +1022,7 @@ def train_stack(
     *,
     outs: Optional[Sequence[Union[str, Path, None]]] = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     deterministic: bool = True,
     command: Optional[list[str]] = None,
@@ -833,7 +1045,7 @@ def train_stack(
     >>> [r["history"][-1]["lr"] for r in train_stack(cfgs, data, progress=False)]
     [0.001, 0.0001]
     """
-    results, _ = _train_members(configs, data, outs, resume=resume, progress=progress,
+    results, _ = _train_members(configs, data, outs, resume=resume, overwrite=overwrite, progress=progress,
                                 deterministic=deterministic, command=command, extra=extra,
                                 on_epoch=on_epoch, cuda_graph=cuda_graph)
     return results

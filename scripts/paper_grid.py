@@ -87,7 +87,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 preset=args.preset, data_dir=args.data_dir, download=args.data_dir is None, progress=not args.quiet,
                 command=["python", "scripts/paper_grid.py", *(argv if argv is not None else sys.argv[1:])],
                 stack=stack, cuda_graph=args.cuda_graph, **overrides)
-            failed += [s for s in statuses if s["status"] in ("diverged", "mismatch", "stopped earlier")]
+            failed += [s for s in statuses if s["status"] in ("diverged", "mismatch", "failed", "stopped earlier")]
     except TimeUp:
         print(f"time is up after {(time.perf_counter() - t0) / 60:.1f} min: every completed epoch is saved; "
               "run the same command again to continue", file=sys.stderr)
@@ -98,7 +98,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"{Path(s['path']).name}: {s['status']}: {s.get('message')}", file=sys.stderr)
     print(f"the paper's grid is complete in {args.out_dir} ({(time.perf_counter() - t0) / 60:.1f} min this chunk)",
           file=sys.stderr)
-    return 1 if any(s["status"] in ("mismatch",) for s in failed) else 0
+    return 1 if any(s["status"] in ("mismatch", "failed") for s in failed) else 0
 
 
 if __name__ == "__main__":

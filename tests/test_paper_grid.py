@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from gru_lib import experiments
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "paper_grid.py"
@@ -32,19 +35,44 @@ def test_dry_run_lists_the_paper_grids(tmp_path):
     assert "48 stacks" in lines[0]
 
 
+def _script():
+    spec = importlib.util.spec_from_file_location("_paper_grid", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_chunks_that_run_out_of_time_add_up_to_the_whole_grid(tmp_path):
+def test_chunks_that_run_out_of_time_add_up_to_the_whole_grid(tmp_path, monkeypatch, capsys):
     if not (DATA / "mnist").is_dir():
         pytest.skip(f"the real MNIST files are not in {DATA}")
+    script = _script()
     common = ["--grids", "mnist-row", "--seeds", "0", "--data-dir", str(DATA), *TINY]
     chunked, whole = tmp_path / "chunked", tmp_path / "whole"
-    first = run(*common, "--out-dir", str(chunked), "--minutes", "0.15")
-    assert first.returncode == 75, first.stderr
-    assert "run the same command again" in first.stderr
-    second = run(*common, "--out-dir", str(chunked), "--minutes", "10")
-    assert second.returncode == 0, second.stderr
-    assert run(*common, "--out-dir", str(whole), "--minutes", "10").returncode == 0
+    # the chunk's time runs out while the third stack trains (as the timer would end it)
+    original, calls = experiments.run_grid_job, {"n": 0}
+
+    def run_job(job, data, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            kw["progress"] = False
+            train_stack = experiments.train_stack
+
+            def stop_after_first_epoch(*a, **k):
+                def on_epoch(result):
+                    script._on_alarm(None, None)
+                return train_stack(*a, **(k | {"on_epoch": on_epoch}))
+
+            monkeypatch.setattr(experiments, "train_stack", stop_after_first_epoch)
+        return original(job, data, **kw)
+
+    monkeypatch.setattr(experiments, "run_grid_job", run_job)
+    assert script.main([*common, "--out-dir", str(chunked)]) == script.EXIT_MORE
+    assert "run the same command again" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert script.main([*common, "--out-dir", str(chunked)]) == 0
+    assert script.main([*common, "--out-dir", str(whole)]) == 0
     names = sorted(p.name for p in whole.glob("*.json"))
     assert len(names) == 16 and sorted(p.name for p in chunked.glob("*.json")) == names
     for name in names:
@@ -52,5 +80,18 @@ def test_chunks_that_run_out_of_time_add_up_to_the_whole_grid(tmp_path):
         assert a["complete"] and b["complete"]
         for x, y in zip(a["history"], b["history"]):
             assert x["test_acc"] == y["test_acc"] and abs(x["train_loss"] - y["train_loss"]) < 1e-6
-    again = run(*common, "--out-dir", str(chunked), "--dry-run")
-    assert "16/16 complete; 0 stacks" in again.stdout
+    resumed = [json.loads((chunked / n).read_text()) for n in names]
+    assert any(len(r["provenance"]["sessions"]) == 2 for r in resumed)  # a run continued in the second chunk
+    capsys.readouterr()
+    assert script.main([*common, "--out-dir", str(chunked), "--dry-run"]) == 0
+    assert "16/16 complete; 0 stacks" in capsys.readouterr().out
+
+
+@pytest.mark.realdata
+def test_the_timer_ends_a_chunk(tmp_path):
+    if not (DATA / "mnist").is_dir():
+        pytest.skip(f"the real MNIST files are not in {DATA}")
+    # 60 ms: the timer fires while the data loads
+    r = run("--grids", "mnist-row", "--seeds", "0", "--out-dir", str(tmp_path), "--minutes", "0.001",
+            "--data-dir", str(DATA), *TINY)
+    assert r.returncode == 75 and "time is up" in r.stderr, r.stderr

@@ -237,8 +237,8 @@ def test_a_corrupt_checkpoint_stops_only_its_own_run(tmp_path, monkeypatch):
     bad = tmp_path / experiments.result_filename("mnist-row", "gru2", "tanh", 1e-3, 1)
     bad.with_suffix(".ckpt").write_bytes(b"not a checkpoint")
     statuses = experiments.run_grid("mnist-row", ["gru2"], out_dir=tmp_path, **kw)
-    assert [s["status"] for s in statuses] == ["resumed", "mismatch", "resumed"]
-    assert "cannot read checkpoint" in statuses[1]["message"]
+    assert [s["status"] for s in statuses] == ["resumed", "failed", "resumed"]
+    assert "cannot read the checkpoint" in statuses[1]["message"]
 
 
 def test_auto_stack_size():

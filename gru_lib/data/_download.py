@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO, Sequence
 
+from ..files import atomic_file
 from ._files import ENV_VAR, DataDir, RemoteFile
 from .errors import DataNotFoundError
 
@@ -34,26 +34,19 @@ def _urlopen(url: str, timeout: float) -> BinaryIO:
 
 
 def _fetch_one(url: str, target: Path, expected: RemoteFile, timeout: float) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
+    # the temporary file has an ordinary file's mode and is removed on any failure;
+    # the ones a killed download left behind are removed once a download succeeds
+    with atomic_file(target, ".part") as out, _urlopen(url, timeout) as response:
         h = hashlib.sha256()
         size = 0
-        with os.fdopen(fd, "wb") as out, _urlopen(url, timeout) as response:
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                h.update(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        while chunk := response.read(_CHUNK):
+            out.write(chunk)
+            h.update(chunk)
+            size += len(chunk)
         if expected.size is not None and size != expected.size:
             raise DownloadFailed(f"got {size} bytes, expected {expected.size}")
         if h.hexdigest() != expected.sha256:
             raise DownloadFailed(f"got sha256 {h.hexdigest()}, expected {expected.sha256}")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def fetch(expected: RemoteFile, target: Path, timeout: float = TIMEOUT_S) -> None:

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tarfile
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from typing import Iterable, Iterator, Optional
 
 import torch
 
+from ..files import atomic_file
 from ._download import DownloadFailed, fetch, missing_message
 from ._files import PathLike, RemoteFile, resolve, user_cache_dir, verify_file
 from .errors import DataIntegrityError, DataNotFoundError
@@ -227,14 +226,8 @@ def _read_cache(path: Path, maxlen: int) -> Optional[dict]:
 
 def _write_cache(path: Path, blob: dict) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(blob, f)
-            os.replace(tmp_name, path)
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+        with atomic_file(path, ".part") as f:  # an ordinary file's mode; stale parts removed
+            torch.save(blob, f)
     except OSError as exc:
         warnings.warn(f"could not write the IMDB cache {path} ({exc}); the next load will parse the reviews again",
                       stacklevel=3)
