@@ -20,7 +20,6 @@ defaulted to ``hard_sigmoid``. Only sigmoid gates are representable here.
 
 from __future__ import annotations
 
-import copy
 from typing import Optional
 
 import numpy as np
@@ -38,78 +37,36 @@ def _check_gru(gru: object, what: str = "gru") -> GRU:
     return gru
 
 
-@torch.no_grad()
 def flip_update_rule(gru: GRU) -> GRU:
     """Return a copy of ``gru`` using the other update rule and computing the same function.
 
     The update gate's rows ``z`` (the second row block of each gate matrix and bias)
-    are negated, since ``σ(-a) = 1 - σ(a)`` swaps the roles of ``z`` and ``1 - z``.
+    are negated, since ``σ(-a) = 1 - σ(a)`` swaps the roles of ``z`` and ``1 - z``
+    (:meth:`gru_lib.GRU.with_update_rule`).
     """
-    _check_gru(gru)
-    new = copy.deepcopy(gru)
-    n = gru.hidden_size
-    v = gru.spec.variant
-    for name, p in new.named_parameters():
-        kind = name.split("_l")[0]  # weight_ih, weight_hh, bias_ih, bias_hh
-        has_gates = {"weight_ih": v.input, "weight_hh": v.hidden}.get(kind, v.bias)
-        if has_gates:
-            p[n : 2 * n].neg_()
-    new.spec = type(gru.spec)(v, gru.spec.activation, gru.spec.reset_after,
-                              "cho" if gru.spec.update_rule == "paper" else "paper")
-    return new
+    gru = _check_gru(gru)
+    return gru.with_update_rule("cho" if gru.update_rule == "paper" else "paper")
 
 
-@torch.no_grad()
 def from_torch(module: nn.GRU, *, update_rule: str = "cho", implementation: str = "fused") -> GRU:
     """A :class:`gru_lib.GRU` computing exactly what ``module`` (a ``torch.nn.GRU``) computes.
 
     The result is GRU0 with ``reset_after=True``; with ``update_rule="cho"`` (default)
     its parameters are copies of ``module``'s, with ``"paper"`` the update gate is
     negated (see :func:`flip_update_rule`). Layers, directions, ``batch_first``,
-    ``bias`` and ``dropout`` carry over.
+    ``bias`` and ``dropout`` carry over. The same as :meth:`gru_lib.GRU.from_torch`.
     """
-    if not isinstance(module, nn.GRU):
-        raise TypeError(f"module must be a torch.nn.GRU, got {type(module).__name__}")
-    if getattr(module, "proj_size", 0):
-        raise ValueError("torch.nn.GRU has no projections; got proj_size != 0")
-    w = module.weight_ih_l0
-    gru = GRU(
-        module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
-        module.dropout, module.bidirectional, variant="gru0", reset_after=True, update_rule="cho",
-        implementation=implementation, device=w.device, dtype=w.dtype,
-    )
-    gru.load_state_dict(module.state_dict())
-    gru.train(module.training)
-    return gru if update_rule == "cho" else flip_update_rule(gru)
+    return GRU.from_torch(module, update_rule=update_rule, implementation=implementation)
 
 
-@torch.no_grad()
 def to_torch(gru: GRU) -> nn.GRU:
-    """An equivalent ``torch.nn.GRU``.
+    """An equivalent ``torch.nn.GRU``; the same as :meth:`gru_lib.GRU.to_torch`.
 
     Only GRU0 with ``reset_after=True`` and ``tanh`` has a ``torch.nn.GRU`` twin; a
     ``"paper"`` update rule is converted exactly (see :func:`flip_update_rule`).
     ``ValueError`` names what stands in the way otherwise.
     """
-    _check_gru(gru)
-    problems = []
-    if gru.variant != "gru0":
-        problems.append(f"variant={gru.variant!r} (torch.nn.GRU is gru0)")
-    if not gru.reset_after:
-        problems.append("reset_after=False (torch.nn.GRU applies the reset after U_h; the two differ)")
-    if gru.activation != "tanh":
-        problems.append(f"activation={gru.activation!r} (torch.nn.GRU uses tanh)")
-    if problems:
-        raise ValueError("cannot express as torch.nn.GRU: " + "; ".join(problems))
-    src = gru if gru.update_rule == "cho" else flip_update_rule(gru)
-    w = gru.weight_ih_l0
-    module = nn.GRU(
-        gru.input_size, gru.hidden_size, gru.num_layers, gru.bias, gru.batch_first, gru.dropout,
-        gru.bidirectional, device=w.device, dtype=w.dtype,
-    )
-    module.load_state_dict(src.state_dict())
-    module.train(gru.training)
-    return module
+    return _check_gru(gru).to_torch()
 
 
 def _keras_to_ours(a: np.ndarray, n: int) -> np.ndarray:

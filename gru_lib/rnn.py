@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Optional, Union
 
 import torch
@@ -257,18 +258,72 @@ class GRU(GRUOptions, RecurrentStack):
             setattr(cell, name, p)
         return cell
 
-    @classmethod
-    def from_torch(cls, module: nn.GRU, **kwargs) -> "GRU":
-        """Build a ``GRU`` that computes exactly what ``module`` (a ``torch.nn.GRU``) computes.
+    @torch.no_grad()
+    def with_update_rule(self, update_rule: str) -> "GRU":
+        """A copy that computes the same function under ``update_rule`` (``"paper"`` or ``"cho"``).
 
-        See :func:`gru_lib.convert.from_torch`.
+        Since ``σ(-a) = 1 - σ(a)``, negating the update gate's rows ``z`` (the second
+        row block of each gate matrix and bias) swaps the roles of ``z`` and ``1 - z``;
+        see :func:`gru_lib.convert.flip_update_rule`.
         """
-        from .convert import from_torch
+        spec = GRUSpec.make(self.spec.variant, self.activation, self.reset_after, update_rule)
+        new = copy.deepcopy(self)
+        if spec.update_rule != self.update_rule:
+            v, n = spec.variant, self.hidden_size
+            for name, p in new.named_parameters():
+                kind = name.split("_l")[0]  # weight_ih, weight_hh, bias_ih, bias_hh
+                if {"weight_ih": v.input, "weight_hh": v.hidden}.get(kind, v.bias):
+                    p[n : 2 * n].neg_()
+        new.spec = spec
+        return new
 
-        return from_torch(module, **kwargs)
+    @classmethod
+    @torch.no_grad()
+    def from_torch(cls, module: nn.GRU, *, update_rule: str = "cho", implementation: str = "fused") -> "GRU":
+        """A ``GRU`` that computes exactly what ``module`` (a ``torch.nn.GRU``) computes.
 
+        The result is GRU0 with ``reset_after=True``; with ``update_rule="cho"`` (default)
+        its parameters are copies of ``module``'s, with ``"paper"`` the update gate is
+        negated (see :meth:`with_update_rule`). Layers, directions, ``batch_first``,
+        ``bias`` and ``dropout`` carry over.
+        """
+        if not isinstance(module, nn.GRU):
+            raise TypeError(f"module must be a torch.nn.GRU, got {type(module).__name__}")
+        if getattr(module, "proj_size", 0):
+            raise ValueError("torch.nn.GRU has no projections; got proj_size != 0")
+        w = module.weight_ih_l0
+        gru = cls(
+            module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
+            module.dropout, module.bidirectional, variant="gru0", reset_after=True, update_rule="cho",
+            implementation=implementation, device=w.device, dtype=w.dtype,
+        )
+        gru.load_state_dict(module.state_dict())
+        gru.train(module.training)
+        return gru if update_rule == "cho" else gru.with_update_rule(update_rule)
+
+    @torch.no_grad()
     def to_torch(self) -> nn.GRU:
-        """Return an equivalent ``torch.nn.GRU``; see :func:`gru_lib.convert.to_torch`."""
-        from .convert import to_torch
+        """An equivalent ``torch.nn.GRU``.
 
-        return to_torch(self)
+        Only GRU0 with ``reset_after=True`` and ``tanh`` has a ``torch.nn.GRU`` twin; a
+        ``"paper"`` update rule is converted exactly (see :meth:`with_update_rule`).
+        ``ValueError`` names what stands in the way otherwise.
+        """
+        problems = []
+        if self.variant != "gru0":
+            problems.append(f"variant={self.variant!r} (torch.nn.GRU is gru0)")
+        if not self.reset_after:
+            problems.append("reset_after=False (torch.nn.GRU applies the reset after U_h; the two differ)")
+        if self.activation != "tanh":
+            problems.append(f"activation={self.activation!r} (torch.nn.GRU uses tanh)")
+        if problems:
+            raise ValueError("cannot express as torch.nn.GRU: " + "; ".join(problems))
+        src = self if self.update_rule == "cho" else self.with_update_rule("cho")
+        w = self.weight_ih_l0
+        module = nn.GRU(
+            self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first, self.dropout,
+            self.bidirectional, device=w.device, dtype=w.dtype,
+        )
+        module.load_state_dict(src.state_dict())
+        module.train(self.training)
+        return module
