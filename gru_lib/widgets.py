@@ -18,7 +18,7 @@ previous layer's ``D·n`` outputs as its input (``D = 2`` when bidirectional), a
 each direction has its own parameters. A change to the variant table
 (:data:`gru_lib.VARIANTS`) or to :mod:`gru_lib.params` therefore reaches both forms.
 
-Conventions (:data:`CONVENTIONS`):
+Conventions (:data:`gru_lib.params.CONVENTIONS`):
 
 ``"paper"``
     One bias vector per gate and per candidate (Dey & Salem 2017; Keras
@@ -42,7 +42,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .params import MODELS, count_formula, count_params
+from .params import CONVENTIONS, MODELS, convention_kwargs, count_formula, count_params
+from .params import MODEL_LABELS as _LABELS
 from .variants import VARIANTS
 
 __all__ = [
@@ -58,36 +59,35 @@ __all__ = [
     "static_explorer",
 ]
 
-#: The two bias conventions the explorer offers (the option values of its menu).
-CONVENTIONS = ("paper", "reset_after")
-
-#: What the convention menu shows for each value.
+#: What the convention menu shows for each of :data:`gru_lib.params.CONVENTIONS`.
 CONVENTION_LABELS = {
     "paper": "one bias per gate (paper; Keras reset_after=False)",
     "reset_after": "two bias vectors (PyTorch, cuDNN; Keras reset_after=True)",
 }
 
+
+def _menu_label(model: str) -> str:
+    label = _LABELS[model]
+    if model == "gru0":
+        return f"{label} (the GRU)"
+    if model in VARIANTS:
+        return f"{label} (gates: {', '.join(VARIANTS[model].signals)})"
+    return label
+
+
 #: What the model menu shows for each model name of :func:`gru_lib.count_params`.
-MODEL_LABELS = {
-    "gru0": "GRU0 (the GRU)",
-    "gru1": "GRU1 (gates: h, b)",
-    "gru2": "GRU2 (gates: h)",
-    "gru3": "GRU3 (gates: b)",
-    "lstm": "LSTM",
-    "rnn": "simple RNN",
-    "mgu": "MGU",
-}
+MODEL_LABELS = {model: _menu_label(model) for model in MODELS}
 
 #: Limits of the number fields (BigInt arithmetic in the page keeps counts exact).
 MAX_SIZE = 1_000_000
 MAX_LAYERS = 1000
 
 
-def _kwargs(model: str, convention: str) -> dict[str, bool]:
-    if convention not in CONVENTIONS:
-        raise ValueError(f"unknown convention {convention!r}; expected one of {list(CONVENTIONS)}")
-    two = convention == "reset_after"
-    return {"reset_after": two} if model in VARIANTS else {"double_bias": two}
+def _check(model: str, convention: str) -> dict[str, bool]:
+    """Validate a model and a convention; return the keyword of ``count_params`` for them."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of {list(MODELS)}")
+    return convention_kwargs(model, convention)
 
 
 def explorer_count(
@@ -107,7 +107,7 @@ def explorer_count(
     6336
     """
     return count_params(
-        model, n, m, num_layers=num_layers, bidirectional=bidirectional, **_kwargs(model, convention)
+        model, n, m, num_layers=num_layers, bidirectional=bidirectional, **convention_kwargs(model, convention)
     )
 
 
@@ -154,7 +154,7 @@ def _table() -> dict[str, dict[str, dict[str, Any]]]:
     for model in MODELS:
         table[model] = {}
         for conv in CONVENTIONS:
-            kw = _kwargs(model, conv)
+            kw = convention_kwargs(model, conv)
 
             def p(n: int, m: int) -> int:
                 return count_params(model, n, m, **kw)  # noqa: B023 (used at once)
@@ -245,9 +245,7 @@ def explorer_html(
     loads nothing, and computes with the table of :func:`formula_table`. Its count
     agrees with :func:`explorer_count` for every input (``tests/test_widgets.py``).
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; expected one of {list(MODELS)}")
-    _kwargs(model, convention)  # validates the convention
+    _check(model, convention)
     n0, m0, l0 = (int(v) for v in (n, m, num_layers))
     initial = explorer_count(model, n0, m0, convention, l0, bidirectional)
     table_json = _json_island(_table())
@@ -309,9 +307,7 @@ class ParameterExplorer:
     ) -> None:
         import ipywidgets as w
 
-        if model not in MODELS:
-            raise ValueError(f"unknown model {model!r}; expected one of {list(MODELS)}")
-        _kwargs(model, convention)
+        _check(model, convention)
         self.model = w.Dropdown(options=[(MODEL_LABELS[k], k) for k in MODELS], value=model, description="model")
         self.convention = w.Dropdown(
             options=[(CONVENTION_LABELS[k], k) for k in CONVENTIONS], value=convention, description="biases",
@@ -346,7 +342,7 @@ class ParameterExplorer:
         model, conv = self.model.value, self.convention.value
         total = self.count
         ref = explorer_count("gru0", self.n.value, self.m.value, conv, self.layers.value, self.bidirectional.value)
-        kw = _kwargs(model, conv)
+        kw = convention_kwargs(model, conv)
         if model == "gru0":
             note = "the full GRU in this convention"
         else:
