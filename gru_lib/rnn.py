@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Optional, Union
+import warnings
+from typing import Union
 
 import torch
 from torch import Tensor, nn
@@ -51,6 +52,14 @@ class RecurrentStack(nn.Module):
         self.num_layers = check_positive_int("num_layers", num_layers)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(  # torch.nn.RNNBase's warning, word for word
+                "dropout option adds dropout after all but last "
+                "recurrent layer, so non-zero dropout expects "
+                f"num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                stacklevel=3 if type(self).__init__ is not RecurrentStack.__init__ else 2,
+            )
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
