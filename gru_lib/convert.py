@@ -51,11 +51,19 @@ def _check_gru(gru: object, what: str = "gru") -> GRU:
 
 
 def flip_update_rule(gru: GRU) -> GRU:
-    """Return a copy of ``gru`` using the other update rule and computing the same function.
+    r"""Return a copy of ``gru`` using the other update rule and computing the same function.
 
     The update gate's rows ``z`` (the second row block of each gate matrix and bias)
-    are negated, since ``σ(-a) = 1 - σ(a)`` swaps the roles of ``z`` and ``1 - z``
-    (:meth:`gru_lib.GRU.with_update_rule`).
+    are negated, since :math:`\sigma(-a) = 1 - \sigma(a)` swaps the roles of
+    :math:`z_t` and :math:`1 - z_t` in the paper's eq. (8) and Cho et al.'s rule:
+
+    .. math::
+
+        (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t
+        = z'_t \odot h_{t-1} + (1 - z'_t) \odot \tilde h_t,
+        \qquad z'_t = \sigma(-a_t) = 1 - z_t.
+
+    See :meth:`gru_lib.GRU.with_update_rule`.
     """
     gru = _check_gru(gru)
     return gru.with_update_rule("cho" if gru.update_rule == "paper" else "paper")

@@ -176,6 +176,37 @@ class GRU(GRUOptions, RecurrentStack):
     two outputs; layer ``l > 0`` takes the previous layer's output as its input,
     with dropout between layers as in PyTorch.
 
+    For each step of each layer (GRU0; the variants drop terms of the gates):
+
+    .. math::
+        :nowrap:
+
+        \begin{align}
+        z_t &= \sigma(W_z x_t + U_z h_{t-1} + b_z) \tag{10} \\
+        r_t &= \sigma(W_r x_t + U_r h_{t-1} + b_r) \tag{11} \\
+        \tilde h_t &= g\bigl(W_h x_t + U_h (r_t \odot h_{t-1}) + b_h\bigr) \tag{9} \\
+        h_t &= (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t \tag{8}
+        \end{align}
+
+    Inputs: ``input, hx``
+        * **input**: :math:`(L, N, m)`, :math:`(N, L, m)` with ``batch_first=True``,
+          or :math:`(L, m)` unbatched.
+        * **hx**: :math:`(D \cdot \text{num\_layers}, N, n)`, or
+          :math:`(D \cdot \text{num\_layers}, n)` unbatched; zeros when omitted.
+
+    Outputs: ``output, h_n``
+        * **output**: :math:`(L, N, D \cdot n)`, :math:`(N, L, D \cdot n)` with
+          ``batch_first=True``, or :math:`(L, D \cdot n)` unbatched: the last
+          layer's state at every step (both directions concatenated).
+        * **h_n**: the final state of every layer and direction, shaped like ``hx``.
+
+    where :math:`L` is the sequence length, :math:`N` the batch size, :math:`m` the
+    input size, :math:`n` the hidden size and :math:`D` 2 if bidirectional, else 1.
+
+    .. note::
+        ``dropout`` acts between layers, as in PyTorch: with ``num_layers=1`` it
+        has no effect, and the constructor warns as ``torch.nn.GRU`` does.
+
     Parameters
     ----------
     input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional:
@@ -189,14 +220,6 @@ class GRU(GRUOptions, RecurrentStack):
 
     Notes
     -----
-    Inputs ``input, hx``: ``input`` is ``(L, N, m)``, ``(N, L, m)`` with
-    ``batch_first``, or unbatched ``(L, m)``; ``hx`` is ``(D·num_layers, N, n)`` or
-    unbatched ``(D·num_layers, n)``, zeros if omitted.
-
-    Outputs ``output, h_n``: ``output`` is ``(L, N, D·n)`` (or batch-first /
-    unbatched accordingly), the last layer's states at every step; ``h_n`` is the
-    final state of every layer and direction, shaped like ``hx``.
-
     Parameters are named like PyTorch's: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (the last only with ``reset_after=True``), and
     ``…_reverse`` for the backward direction.
