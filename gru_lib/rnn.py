@@ -176,18 +176,6 @@ class GRU(GRUOptions, RecurrentStack):
     two outputs; layer ``l > 0`` takes the previous layer's output as its input,
     with dropout between layers as in PyTorch.
 
-    For each step of each layer (GRU0; the variants drop terms of the gates):
-
-    .. math::
-        :nowrap:
-
-        \begin{align}
-        z_t &= \sigma(W_z x_t + U_z h_{t-1} + b_z) \tag{10} \\
-        r_t &= \sigma(W_r x_t + U_r h_{t-1} + b_r) \tag{11} \\
-        \tilde h_t &= g\bigl(W_h x_t + U_h (r_t \odot h_{t-1}) + b_h\bigr) \tag{9} \\
-        h_t &= (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t \tag{8}
-        \end{align}
-
     Inputs: ``input, hx``
         * **input**: :math:`(L, N, m)`, :math:`(N, L, m)` with ``batch_first=True``,
           or :math:`(L, m)` unbatched.
