@@ -12,8 +12,9 @@ The rest is imported on first use, so that ``import gru_lib`` stays light:
 :mod:`gru_lib.data` (MNIST, IMDB), :mod:`gru_lib.train` and
 :mod:`gru_lib.experiments` (the paper's protocol), :mod:`gru_lib.paper` (its
 tables), :mod:`gru_lib.report`, :mod:`gru_lib.plots`, :mod:`gru_lib.widgets`,
-:mod:`gru_lib.exercises` and :mod:`gru_lib.cluster` (grids as Ray tasks; Ray itself
-is imported only when such a grid runs).
+:mod:`gru_lib.exercises`, :mod:`gru_lib.notebook` (the chapters' helpers) and
+:mod:`gru_lib.cluster` (grids as Ray tasks; Ray itself is imported only when such a
+grid runs).
 """
 
 import importlib as _importlib
@@ -27,8 +28,9 @@ from .variants import VARIANTS, Variant, get_variant
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("cluster", "data", "exercises", "experiments", "init", "paper", "plots", "report", "train",
-                    "widgets")
+_LAZY_SUBMODULES = (
+    "cluster", "data", "exercises", "experiments", "init", "notebook", "paper", "plots", "report", "train", "widgets",
+)
 
 
 def __getattr__(name: str):

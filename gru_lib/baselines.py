@@ -82,9 +82,15 @@ class _GatedBaseline(RecurrentStack):
 
 
 class SimpleRNN(_GatedBaseline):
-    r"""The simple (Elman) RNN, paper eq. (1): ``h_t = g(W x_t + U h_{t-1} + b)``.
+    r"""The simple (Elman) RNN of the paper's eq. (1):
 
-    ``n² + nm + n`` parameters per layer and direction (``+ n`` with ``double_bias``).
+    .. math::
+
+        h_t = g(W x_t + U h_{t-1} + b) \tag{1}
+
+    :math:`n^2 + nm + n` parameters per layer and direction (:math:`+ n` with
+    ``double_bias``, which equals ``torch.nn.RNN``). Inputs and outputs are those
+    of :class:`gru_lib.GRU`.
     """
 
     blocks = 1
@@ -99,15 +105,25 @@ class SimpleRNN(_GatedBaseline):
 
 
 class LSTM(_GatedBaseline):
-    r"""Long short-term memory, paper eqs (2)–(7)::
+    r"""Long short-term memory, the paper's eqs (2)–(7):
 
-        i_t = σ(W_i x_t + U_i h_{t-1} + b_i)      f_t = σ(W_f x_t + U_f h_{t-1} + b_f)
-        o_t = σ(W_o x_t + U_o h_{t-1} + b_o)      c̃_t = g(W_c x_t + U_c h_{t-1} + b_c)
-        c_t = f_t ⊙ c_{t-1} + i_t ⊙ c̃_t          h_t = o_t ⊙ g(c_t)
+    .. math::
+        :nowrap:
 
-    Row blocks in PyTorch's order ``i, f, c̃ (g), o``; ``4(n² + nm + n)`` parameters per
-    layer and direction (``+ 4n`` with ``double_bias``, which equals ``torch.nn.LSTM``).
-    ``hx`` and the returned state are tuples ``(h, c)``.
+        \begin{align}
+        i_t &= \sigma(W_i x_t + U_i h_{t-1} + b_i) \tag{2} \\
+        f_t &= \sigma(W_f x_t + U_f h_{t-1} + b_f) \tag{3} \\
+        o_t &= \sigma(W_o x_t + U_o h_{t-1} + b_o) \tag{4} \\
+        \tilde c_t &= g(W_c x_t + U_c h_{t-1} + b_c) \tag{5} \\
+        c_t &= f_t \odot c_{t-1} + i_t \odot \tilde c_t \tag{6} \\
+        h_t &= o_t \odot g(c_t) \tag{7}
+        \end{align}
+
+    Row blocks in PyTorch's order ``i, f, c̃ (g), o``; :math:`4(n^2 + nm + n)`
+    parameters per layer and direction (:math:`+ 4n` with ``double_bias``, which
+    equals ``torch.nn.LSTM``). Inputs and outputs are those of :class:`gru_lib.GRU`,
+    except that ``hx`` and the returned state are tuples ``(h, c)`` of two tensors
+    of that shape.
     """
 
     blocks = 4
@@ -126,14 +142,20 @@ class LSTM(_GatedBaseline):
 
 
 class MGU(_GatedBaseline):
-    r"""Minimal gated unit (Zhou et al. 2016), one forget gate doing both GRU gates' jobs::
+    r"""Minimal gated unit (Zhou et al. 2016), one forget gate doing both GRU gates' jobs:
 
-        f_t  = σ(W_f x_t + U_f h_{t-1} + b_f)
-        h̃_t = g(W_h x_t + U_h (f_t ⊙ h_{t-1}) + b_h)
-        h_t  = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h̃_t
+    .. math::
+        :nowrap:
 
-    i.e. a GRU (paper update rule, reset before ``U_h``) with ``r_t = z_t``. Row
-    blocks ``f, h``; ``2(n² + nm + n)`` parameters per layer and direction.
+        \begin{align}
+        f_t &= \sigma(W_f x_t + U_f h_{t-1} + b_f) \\
+        \tilde h_t &= g\bigl(W_h x_t + U_h (f_t \odot h_{t-1}) + b_h\bigr) \\
+        h_t &= (1 - f_t) \odot h_{t-1} + f_t \odot \tilde h_t
+        \end{align}
+
+    i.e. a GRU (the update rule of eq. 8, reset before :math:`U_h`) with
+    :math:`r_t = z_t`. Row blocks ``f, h``; :math:`2(n^2 + nm + n)` parameters per
+    layer and direction. Inputs and outputs are those of :class:`gru_lib.GRU`.
     """
 
     blocks = 2

@@ -53,18 +53,40 @@ class GRUOptions:
 class GRUCell(GRUOptions, nn.Module):
     r"""One step of a gated recurrent unit, for every variant of Dey & Salem (2017).
 
-    With :math:`n` = ``hidden_size`` and :math:`m` = ``input_size`` (paper notation,
-    column vectors; code works on row-vector batches)::
+    With :math:`n` = ``hidden_size`` and :math:`m` = ``input_size`` (the paper's
+    column vectors; the code works on batches of row vectors), for GRU0:
 
-        z_t  = σ(W_z x_t + U_z h_{t-1} + b_z)          (10) — terms kept per variant
-        r_t  = σ(W_r x_t + U_r h_{t-1} + b_r)          (11)
-        h̃_t = g(W_h x_t + U_h (r_t ⊙ h_{t-1}) + b_h)   (9)  reset_after=False
-        h̃_t = g(W_h x_t + b_h + r_t ⊙ (U_h h_{t-1} + b'_h))  reset_after=True
-        h_t  = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t         (8)  update_rule="paper"
-        h_t  = z_t ⊙ h_{t-1} + (1 - z_t) ⊙ h̃_t         update_rule="cho"
+    .. math::
+        :nowrap:
 
-    The gates keep the input term only for ``gru0``, the state term for ``gru0-2``
-    and the bias for ``gru0``, ``gru1``, ``gru3`` (eqs 12–17).
+        \begin{align}
+        z_t &= \sigma(W_z x_t + U_z h_{t-1} + b_z) \tag{10} \\
+        r_t &= \sigma(W_r x_t + U_r h_{t-1} + b_r) \tag{11} \\
+        \tilde h_t &= g\bigl(W_h x_t + U_h (r_t \odot h_{t-1}) + b_h\bigr) \tag{9} \\
+        h_t &= (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t \tag{8}
+        \end{align}
+
+    The variants keep only some terms of the gates (eqs 12–17): the input term only
+    for ``gru0``, the state term for ``gru0``–``gru2`` and the bias for ``gru0``,
+    ``gru1`` and ``gru3`` (:data:`gru_lib.VARIANTS`). ``reset_after=True`` moves the
+    reset after the matrix product and adds a second bias :math:`b'_h` there, and
+    ``update_rule="cho"`` swaps the roles of :math:`z_t` and :math:`1 - z_t`:
+
+    .. math::
+
+        \tilde h_t = g\bigl(W_h x_t + b_h + r_t \odot (U_h h_{t-1} + b'_h)\bigr),
+        \qquad h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t.
+
+    Inputs: ``input, hx``
+        * **input**: :math:`(N, m)`, or :math:`(m)` unbatched.
+        * **hx**: :math:`(N, n)`, or :math:`(n)` unbatched; zeros when omitted.
+
+    Outputs: ``h_t`` (or ``h_t, gates`` with ``return_gates=True``)
+        * **h_t**: :math:`(N, n)`, or :math:`(n)` unbatched.
+        * **gates**: ``{"z": z_t, "r": r_t, "h_tilde": h̃_t}``, each shaped like ``h_t``.
+
+    where :math:`N` is the batch size, :math:`m` the input size and :math:`n` the
+    hidden size.
 
     Parameters
     ----------

@@ -13,6 +13,10 @@ the same function (up to floating-point rounding).
   ``(n, 3n)`` with column blocks ``z, r, h``, and ``bias`` ``(3n,)``
   (``reset_after=False``) or ``(2, 3n)`` (``reset_after=True``: input and recurrent
   biases); its rule is ``"cho"`` (:func:`from_keras`, :func:`to_keras`).
+* **The paper's symbols.** A dict keyed ``W_z``, ``U_z``, ``b_z``, … with the
+  paper's shapes (``W_*`` ``(n, m)``, ``U_*`` ``(n, n)``, ``b_*`` ``(n,)``), as the
+  exercises use it (:func:`param_keys`, :func:`cell_from_params`,
+  :func:`params_from_cell`, :func:`mgu_from_params`).
 
 Keras ≥ 2.3 uses ``sigmoid`` gates by default; Keras 2.0 (which the paper used)
 defaulted to ``hard_sigmoid``. Only sigmoid gates are representable here.
@@ -20,17 +24,25 @@ defaulted to ``hard_sigmoid``. Only sigmoid gates are representable here.
 
 from __future__ import annotations
 
-import copy
 from typing import Optional
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .functional import UPDATE_RULES
+from .baselines import MGU
+from .cell import GRUCell
 from .rnn import GRU
+from .variants import get_variant
 
-__all__ = ["flip_update_rule", "from_torch", "to_torch", "from_keras", "to_keras"]
+__all__ = [
+    "flip_update_rule", "from_torch", "to_torch", "from_keras", "to_keras",
+    "param_keys", "cell_from_params", "params_from_cell", "mgu_from_params",
+]
+
+#: The dtype of the modules built from the paper's symbols.
+DTYPE = torch.float64
 
 
 def _check_gru(gru: object, what: str = "gru") -> GRU:
@@ -39,25 +51,23 @@ def _check_gru(gru: object, what: str = "gru") -> GRU:
     return gru
 
 
-@torch.no_grad()
 def flip_update_rule(gru: GRU) -> GRU:
-    """Return a copy of ``gru`` using the other update rule and computing the same function.
+    r"""Return a copy of ``gru`` using the other update rule and computing the same function.
 
     The update gate's rows ``z`` (the second row block of each gate matrix and bias)
-    are negated, since ``σ(-a) = 1 - σ(a)`` swaps the roles of ``z`` and ``1 - z``.
+    are negated, since :math:`\sigma(-a) = 1 - \sigma(a)` swaps the roles of
+    :math:`z_t` and :math:`1 - z_t` in the paper's eq. (8) and Cho et al.'s rule:
+
+    .. math::
+
+        (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t
+        = z'_t \odot h_{t-1} + (1 - z'_t) \odot \tilde h_t,
+        \qquad z'_t = \sigma(-a_t) = 1 - z_t.
+
+    See :meth:`gru_lib.GRU.with_update_rule`.
     """
-    _check_gru(gru)
-    new = copy.deepcopy(gru)
-    n = gru.hidden_size
-    v = gru.spec.variant
-    for name, p in new.named_parameters():
-        kind = name.split("_l")[0]  # weight_ih, weight_hh, bias_ih, bias_hh
-        has_gates = {"weight_ih": v.input, "weight_hh": v.hidden}.get(kind, v.bias)
-        if has_gates:
-            p[n : 2 * n].neg_()
-    new.spec = type(gru.spec)(v, gru.spec.activation, gru.spec.reset_after,
-                              "cho" if gru.spec.update_rule == "paper" else "paper")
-    return new
+    gru = _check_gru(gru)
+    return gru.with_update_rule("cho" if gru.update_rule == "paper" else "paper")
 
 
 def _check_update_rule(update_rule: object) -> None:
@@ -68,58 +78,25 @@ def _check_update_rule(update_rule: object) -> None:
         raise ValueError(f"unknown update_rule {update_rule!r}; expected one of {list(UPDATE_RULES)}")
 
 
-@torch.no_grad()
 def from_torch(module: nn.GRU, *, update_rule: str = "cho", implementation: str = "fused") -> GRU:
     """A :class:`gru_lib.GRU` computing exactly what ``module`` (a ``torch.nn.GRU``) computes.
 
     The result is GRU0 with ``reset_after=True``; with ``update_rule="cho"`` (default)
     its parameters are copies of ``module``'s, with ``"paper"`` the update gate is
     negated (see :func:`flip_update_rule`). Layers, directions, ``batch_first``,
-    ``bias`` and ``dropout`` carry over.
+    ``bias`` and ``dropout`` carry over. The same as :meth:`gru_lib.GRU.from_torch`.
     """
-    if not isinstance(module, nn.GRU):
-        raise TypeError(f"module must be a torch.nn.GRU, got {type(module).__name__}")
-    _check_update_rule(update_rule)
-    if getattr(module, "proj_size", 0):
-        raise ValueError("torch.nn.GRU has no projections; got proj_size != 0")
-    w = module.weight_ih_l0
-    gru = GRU(
-        module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
-        module.dropout, module.bidirectional, variant="gru0", reset_after=True, update_rule="cho",
-        implementation=implementation, device=w.device, dtype=w.dtype,
-    )
-    gru.load_state_dict(module.state_dict())
-    gru.train(module.training)
-    return gru if update_rule == "cho" else flip_update_rule(gru)
+    return GRU.from_torch(module, update_rule=update_rule, implementation=implementation)
 
 
-@torch.no_grad()
 def to_torch(gru: GRU) -> nn.GRU:
-    """An equivalent ``torch.nn.GRU``.
+    """An equivalent ``torch.nn.GRU``; the same as :meth:`gru_lib.GRU.to_torch`.
 
     Only GRU0 with ``reset_after=True`` and ``tanh`` has a ``torch.nn.GRU`` twin; a
     ``"paper"`` update rule is converted exactly (see :func:`flip_update_rule`).
     ``ValueError`` names what stands in the way otherwise.
     """
-    _check_gru(gru)
-    problems = []
-    if gru.variant != "gru0":
-        problems.append(f"variant={gru.variant!r} (torch.nn.GRU is gru0)")
-    if not gru.reset_after:
-        problems.append("reset_after=False (torch.nn.GRU applies the reset after U_h; the two differ)")
-    if gru.activation != "tanh":
-        problems.append(f"activation={gru.activation!r} (torch.nn.GRU uses tanh)")
-    if problems:
-        raise ValueError("cannot express as torch.nn.GRU: " + "; ".join(problems))
-    src = gru if gru.update_rule == "cho" else flip_update_rule(gru)
-    w = gru.weight_ih_l0
-    module = nn.GRU(
-        gru.input_size, gru.hidden_size, gru.num_layers, gru.bias, gru.batch_first, gru.dropout,
-        gru.bidirectional, device=w.device, dtype=w.dtype,
-    )
-    module.load_state_dict(src.state_dict())
-    module.train(gru.training)
-    return module
+    return _check_gru(gru).to_torch()
 
 
 def _keras_to_ours(a: np.ndarray, n: int) -> np.ndarray:
@@ -213,3 +190,111 @@ def to_keras(gru: GRU) -> tuple[np.ndarray, ...]:
         b = np.stack([p["bias_ih"], p["bias_hh"]]) if gru.reset_after else p["bias_ih"]
         out.append(_ours_to_keras(b, n))
     return tuple(np.ascontiguousarray(a) for a in out)
+
+
+# --------------------------------------------------------- the paper's symbols
+
+
+def param_keys(variant: str = "gru0", *, reset_after: bool = False) -> tuple[str, ...]:
+    """The parameter names of ``variant`` in the paper's notation (``"mgu"`` too).
+
+    >>> param_keys("gru2")
+    ('U_z', 'U_r', 'W_h', 'U_h', 'b_h')
+    """
+    if variant == "mgu":
+        if reset_after:
+            raise ValueError("the MGU exercises use one bias per gate (reset_after=False)")
+        return ("W_f", "U_f", "b_f", "W_h", "U_h", "b_h")
+    v = get_variant(variant)
+    keys = []
+    for gate in ("z", "r"):
+        for on, sym in ((v.input, "W"), (v.hidden, "U"), (v.bias, "b")):
+            if on:
+                keys.append(f"{sym}_{gate}")
+    keys += ["W_h", "U_h", "b_h"] + (["b_hU"] if reset_after else [])
+    return tuple(keys)
+
+
+
+def cell_from_params(
+    params: dict[str, Tensor],
+    variant: str = "gru0",
+    *,
+    activation: str = "tanh",
+    reset_after: bool = False,
+    update_rule: str = "paper",
+) -> GRUCell:
+    """A float64 :class:`gru_lib.GRUCell` whose parameters are ``params`` (paper notation).
+
+    The row blocks are laid out as :mod:`gru_lib.functional` describes (``r, z, h``).
+    """
+    v = get_variant(variant)
+    missing = [k for k in param_keys(v.name, reset_after=reset_after) if k not in params]
+    if missing:
+        raise KeyError(f"parameters missing for {v.name}: {missing}")
+    n, m = params["W_h"].shape
+    cell = GRUCell(m, n, variant=v.name, activation=activation, reset_after=reset_after,
+                   update_rule=update_rule, dtype=DTYPE)
+
+    def t(k: str) -> Tensor:
+        return torch.as_tensor(params[k], dtype=DTYPE)
+
+    def blocks(on: bool, sym: str) -> Tensor:
+        return torch.cat([t(f"{sym}_r"), t(f"{sym}_z"), t(f"{sym}_h")]) if on else t(f"{sym}_h")
+
+    with torch.no_grad():
+        cell.weight_ih.copy_(blocks(v.input, "W"))
+        cell.weight_hh.copy_(blocks(v.hidden, "U"))
+        cell.bias_ih.copy_(blocks(v.bias, "b"))
+        if reset_after:
+            second = torch.zeros(cell.bias_hh.shape, dtype=DTYPE)
+            second[-n:] = t("b_hU")
+            cell.bias_hh.copy_(second)
+    return cell
+
+
+def params_from_cell(cell: GRUCell) -> dict[str, Tensor]:
+    """The parameters of a :class:`gru_lib.GRUCell` in paper notation (copies).
+
+    With ``reset_after=True``, the gates' second biases are added to ``b_z`` and
+    ``b_r`` (only their sums matter) and the candidate's is returned as ``b_hU``.
+    """
+    v, n = cell.spec.variant, cell.hidden_size
+    out: dict[str, Tensor] = {}
+
+    def split(t: Tensor, on: bool, sym: str) -> None:
+        t = t.detach().clone()
+        if on:
+            out[f"{sym}_r"], out[f"{sym}_z"] = t[:n], t[n : 2 * n]
+        out[f"{sym}_h"] = t[-n:]
+
+    split(cell.weight_ih, v.input, "W")
+    split(cell.weight_hh, v.hidden, "U")
+    if not cell.bias:
+        raise ValueError("params_from_cell needs a cell with bias=True")
+    b = cell.bias_ih.detach().clone()
+    if cell.reset_after:
+        b2 = cell.bias_hh.detach().clone()
+        if v.bias:
+            b[: 2 * n] += b2[: 2 * n]
+        out["b_hU"] = b2[-n:]
+    split(b, v.bias, "b")
+    order = param_keys(v.name, reset_after=cell.reset_after)
+    return {k: out[k] for k in order}
+
+
+
+def mgu_from_params(params: dict[str, Tensor]) -> MGU:
+    """A float64, ``batch_first`` :class:`gru_lib.MGU` whose parameters are ``params``.
+
+    ``params`` is keyed as in :func:`param_keys` ``("mgu")``: the forget gate's
+    ``W_f``, ``U_f``, ``b_f`` and the candidate's ``W_h``, ``U_h``, ``b_h``.
+    """
+    P = {k: torch.as_tensor(params[k], dtype=DTYPE) for k in param_keys("mgu")}
+    n, m = P["W_h"].shape
+    mgu = MGU(m, n, batch_first=True, dtype=DTYPE)
+    with torch.no_grad():
+        mgu.weight_ih_l0.copy_(torch.cat([P["W_f"], P["W_h"]]))
+        mgu.weight_hh_l0.copy_(torch.cat([P["U_f"], P["U_h"]]))
+        mgu.bias_ih_l0.copy_(torch.cat([P["b_f"], P["b_h"]]))
+    return mgu

@@ -41,7 +41,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import torch
 
 from . import paper
-from .params import MODELS
+from .params import MODEL_LABELS, MODELS
 from .files import RESULT_FORMAT, RunFileError, check_writable, portable_path, read_run_result, result_problems
 from .train import (
     ResumeError,
@@ -117,8 +117,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 _MODEL_ORDER = {m: i for i, m in enumerate(MODELS)}
-_LABELS = {"gru0": "GRU0", "gru1": "GRU1", "gru2": "GRU2", "gru3": "GRU3", "lstm": "LSTM", "rnn": "Simple RNN",
-           "mgu": "MGU"}
+
+
+def _label(model: str) -> str:
+    """A model's name as a table row starts it (``MODEL_LABELS``, capitalised)."""
+    label = MODEL_LABELS.get(model, model)
+    return label[:1].upper() + label[1:]
 
 
 def _task(name: str) -> Task:
@@ -747,7 +751,7 @@ def _markdown_table(rows: list[dict], task: str, activation: str, which: str, ti
     head.append("# Params")
     lines = [caption, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in models:
-        line = [_LABELS.get(m, m)]
+        line = [_label(m)]
         params = None
         for lr in lrs:
             r = cell.get((m, lr))
@@ -808,7 +812,7 @@ def plot_curves(
     scale = 100.0 if metric == "acc" else 1.0
     for i, key in enumerate(keys):
         runs = groups[key]
-        label = f"{_LABELS.get(key[1], key[1])} {key[2]} η={key[3]:g}" + (f" seed {key[4]}" if len(key) > 4 else "")
+        label = f"{_label(key[1])} {key[2]} η={key[3]:g}" + (f" seed {key[4]}" if len(key) > 4 else "")
         if len(tasks) > 1:
             label = f"{key[0]} " + label
         color = colors[i % len(colors)]

@@ -31,9 +31,15 @@ from typing import Optional
 from ._checks import check_positive_int
 from .variants import VARIANTS
 
-__all__ = ["MODELS", "count_params", "count_formula"]
+__all__ = ["CONVENTIONS", "MODELS", "MODEL_LABELS", "convention_kwargs", "count_params", "count_formula"]
 
 MODELS = (*VARIANTS, "lstm", "rnn", "mgu")
+#: The name that tables, figures and menus show for each of :data:`gru_lib.MODELS`.
+MODEL_LABELS = {**{k: v.label for k, v in VARIANTS.items()}, "lstm": "LSTM", "rnn": "simple RNN", "mgu": "MGU"}
+#: The two bias conventions. ``"paper"`` has one bias vector per gate and candidate
+#: (Dey & Salem; Keras ``reset_after=False``), ``"reset_after"`` two (PyTorch,
+#: cuDNN, Keras ``reset_after=True``).
+CONVENTIONS = ("paper", "reset_after")
 _BASELINE_BLOCKS = {"lstm": 4, "rnn": 1, "mgu": 2}
 
 
@@ -113,6 +119,21 @@ def count_params(
     for layer in range(layers):
         total += D * _layer_count(model, n, m if layer == 0 else D * n, bool(bias), double)
     return total
+
+
+def convention_kwargs(model: str, convention: str) -> dict[str, bool]:
+    """The keyword of :func:`gru_lib.count_params` that selects a bias ``convention`` for ``model``.
+
+    ``"reset_after"`` means ``reset_after=True`` for the GRUs and ``double_bias=True``
+    for the baselines.
+
+    >>> convention_kwargs("gru1", "reset_after"), convention_kwargs("lstm", "paper")
+    ({'reset_after': True}, {'double_bias': False})
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}; expected one of {list(CONVENTIONS)}")
+    two = convention == "reset_after"
+    return {"reset_after": two} if model in VARIANTS else {"double_bias": two}
 
 
 def count_formula(model: str, *, reset_after: bool = False, double_bias: Optional[bool] = None) -> str:

@@ -21,12 +21,12 @@ from collections import Counter
 from typing import Iterable, Optional, Sequence
 
 from . import paper
+from .params import MODEL_LABELS
 
 __all__ = ["chance_levels", "format_lr", "paper_table_markdown", "provenance_markdown"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MARKS = ("†", "‡", "§", "¶")
-_LABELS = {"gru0": "GRU0", "gru1": "GRU1", "gru2": "GRU2", "gru3": "GRU3"}
 
 
 def format_lr(lr: float) -> str:
@@ -63,7 +63,7 @@ def paper_table_markdown(number: int, *, caption: bool = True) -> str:
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes: list[str] = []
     for v in t.variants:
-        row = [_LABELS.get(v, v)]
+        row = [MODEL_LABELS.get(v, v)]
         for lr in t.lrs:
             note = t.note(v, lr)
             mark = ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+import copy
+import warnings
+from typing import Union
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +52,14 @@ class RecurrentStack(nn.Module):
         self.num_layers = check_positive_int("num_layers", num_layers)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(  # torch.nn.RNNBase's warning, word for word
+                "dropout option adds dropout after all but last "
+                "recurrent layer, so non-zero dropout expects "
+                f"num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                stacklevel=3 if type(self).__init__ is not RecurrentStack.__init__ else 2,
+            )
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
@@ -166,6 +176,25 @@ class GRU(GRUOptions, RecurrentStack):
     two outputs; layer ``l > 0`` takes the previous layer's output as its input,
     with dropout between layers as in PyTorch.
 
+    Inputs: ``input, hx``
+        * **input**: :math:`(L, N, m)`, :math:`(N, L, m)` with ``batch_first=True``,
+          or :math:`(L, m)` unbatched.
+        * **hx**: :math:`(D \cdot \text{num\_layers}, N, n)`, or
+          :math:`(D \cdot \text{num\_layers}, n)` unbatched; zeros when omitted.
+
+    Outputs: ``output, h_n``
+        * **output**: :math:`(L, N, D \cdot n)`, :math:`(N, L, D \cdot n)` with
+          ``batch_first=True``, or :math:`(L, D \cdot n)` unbatched: the last
+          layer's state at every step (both directions concatenated).
+        * **h_n**: the final state of every layer and direction, shaped like ``hx``.
+
+    where :math:`L` is the sequence length, :math:`N` the batch size, :math:`m` the
+    input size, :math:`n` the hidden size and :math:`D` 2 if bidirectional, else 1.
+
+    .. note::
+        ``dropout`` acts between layers, as in PyTorch: with ``num_layers=1`` it
+        has no effect, and the constructor warns as ``torch.nn.GRU`` does.
+
     Parameters
     ----------
     input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional:
@@ -179,14 +208,6 @@ class GRU(GRUOptions, RecurrentStack):
 
     Notes
     -----
-    Inputs ``input, hx``: ``input`` is ``(L, N, m)``, ``(N, L, m)`` with
-    ``batch_first``, or unbatched ``(L, m)``; ``hx`` is ``(D·num_layers, N, n)`` or
-    unbatched ``(D·num_layers, n)``, zeros if omitted.
-
-    Outputs ``output, h_n``: ``output`` is ``(L, N, D·n)`` (or batch-first /
-    unbatched accordingly), the last layer's states at every step; ``h_n`` is the
-    final state of every layer and direction, shaped like ``hx``.
-
     Parameters are named like PyTorch's: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (the last only with ``reset_after=True``), and
     ``…_reverse`` for the backward direction.
@@ -257,18 +278,72 @@ class GRU(GRUOptions, RecurrentStack):
             setattr(cell, name, p)
         return cell
 
-    @classmethod
-    def from_torch(cls, module: nn.GRU, **kwargs) -> "GRU":
-        """Build a ``GRU`` that computes exactly what ``module`` (a ``torch.nn.GRU``) computes.
+    @torch.no_grad()
+    def with_update_rule(self, update_rule: str) -> "GRU":
+        """A copy that computes the same function under ``update_rule`` (``"paper"`` or ``"cho"``).
 
-        See :func:`gru_lib.convert.from_torch`.
+        Since ``σ(-a) = 1 - σ(a)``, negating the update gate's rows ``z`` (the second
+        row block of each gate matrix and bias) swaps the roles of ``z`` and ``1 - z``;
+        see :func:`gru_lib.convert.flip_update_rule`.
         """
-        from .convert import from_torch
+        spec = GRUSpec.make(self.spec.variant, self.activation, self.reset_after, update_rule)
+        new = copy.deepcopy(self)
+        if spec.update_rule != self.update_rule:
+            v, n = spec.variant, self.hidden_size
+            for name, p in new.named_parameters():
+                kind = name.split("_l")[0]  # weight_ih, weight_hh, bias_ih, bias_hh
+                if {"weight_ih": v.input, "weight_hh": v.hidden}.get(kind, v.bias):
+                    p[n : 2 * n].neg_()
+        new.spec = spec
+        return new
 
-        return from_torch(module, **kwargs)
+    @classmethod
+    @torch.no_grad()
+    def from_torch(cls, module: nn.GRU, *, update_rule: str = "cho", implementation: str = "fused") -> "GRU":
+        """A ``GRU`` that computes exactly what ``module`` (a ``torch.nn.GRU``) computes.
 
+        The result is GRU0 with ``reset_after=True``; with ``update_rule="cho"`` (default)
+        its parameters are copies of ``module``'s, with ``"paper"`` the update gate is
+        negated (see :meth:`with_update_rule`). Layers, directions, ``batch_first``,
+        ``bias`` and ``dropout`` carry over.
+        """
+        if not isinstance(module, nn.GRU):
+            raise TypeError(f"module must be a torch.nn.GRU, got {type(module).__name__}")
+        if getattr(module, "proj_size", 0):
+            raise ValueError("torch.nn.GRU has no projections; got proj_size != 0")
+        w = module.weight_ih_l0
+        gru = cls(
+            module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
+            module.dropout, module.bidirectional, variant="gru0", reset_after=True, update_rule="cho",
+            implementation=implementation, device=w.device, dtype=w.dtype,
+        )
+        gru.load_state_dict(module.state_dict())
+        gru.train(module.training)
+        return gru if update_rule == "cho" else gru.with_update_rule(update_rule)
+
+    @torch.no_grad()
     def to_torch(self) -> nn.GRU:
-        """Return an equivalent ``torch.nn.GRU``; see :func:`gru_lib.convert.to_torch`."""
-        from .convert import to_torch
+        """An equivalent ``torch.nn.GRU``.
 
-        return to_torch(self)
+        Only GRU0 with ``reset_after=True`` and ``tanh`` has a ``torch.nn.GRU`` twin; a
+        ``"paper"`` update rule is converted exactly (see :meth:`with_update_rule`).
+        ``ValueError`` names what stands in the way otherwise.
+        """
+        problems = []
+        if self.variant != "gru0":
+            problems.append(f"variant={self.variant!r} (torch.nn.GRU is gru0)")
+        if not self.reset_after:
+            problems.append("reset_after=False (torch.nn.GRU applies the reset after U_h; the two differ)")
+        if self.activation != "tanh":
+            problems.append(f"activation={self.activation!r} (torch.nn.GRU uses tanh)")
+        if problems:
+            raise ValueError("cannot express as torch.nn.GRU: " + "; ".join(problems))
+        src = self if self.update_rule == "cho" else self.with_update_rule("cho")
+        w = self.weight_ih_l0
+        module = nn.GRU(
+            self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first, self.dropout,
+            self.bidirectional, device=w.device, dtype=w.dtype,
+        )
+        module.load_state_dict(src.state_dict())
+        module.train(self.training)
+        return module

@@ -52,6 +52,11 @@ class Variant:
     equations: tuple[int, int]
 
     @property
+    def label(self) -> str:
+        """The name that tables, figures and menus show, ``"GRU0"`` … ``"GRU3"``."""
+        return self.name.upper()
+
+    @property
     def signals(self) -> tuple[str, ...]:
         """The driving signals, as the letters the book uses, e.g. ``("x", "h", "b")`` for GRU0."""
         return tuple(s for s, on in zip("xhb", (self.input, self.hidden, self.bias)) if on)

@@ -18,7 +18,7 @@ previous layer's ``D·n`` outputs as its input (``D = 2`` when bidirectional), a
 each direction has its own parameters. A change to the variant table
 (:data:`gru_lib.VARIANTS`) or to :mod:`gru_lib.params` therefore reaches both forms.
 
-Conventions (:data:`CONVENTIONS`):
+Conventions (:data:`gru_lib.params.CONVENTIONS`):
 
 ``"paper"``
     One bias vector per gate and per candidate (Dey & Salem 2017; Keras
@@ -39,9 +39,11 @@ import html
 import itertools
 import json
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
-from .params import MODELS, count_formula, count_params
+from .params import CONVENTIONS, MODELS, convention_kwargs, count_formula, count_params
+from .params import MODEL_LABELS as _LABELS
 from .variants import VARIANTS
 
 __all__ = [
@@ -57,36 +59,35 @@ __all__ = [
     "static_explorer",
 ]
 
-#: The two bias conventions the explorer offers (the option values of its menu).
-CONVENTIONS = ("paper", "reset_after")
-
-#: What the convention menu shows for each value.
+#: What the convention menu shows for each of :data:`gru_lib.params.CONVENTIONS`.
 CONVENTION_LABELS = {
     "paper": "one bias per gate (paper; Keras reset_after=False)",
     "reset_after": "two bias vectors (PyTorch, cuDNN; Keras reset_after=True)",
 }
 
+
+def _menu_label(model: str) -> str:
+    label = _LABELS[model]
+    if model == "gru0":
+        return f"{label} (the GRU)"
+    if model in VARIANTS:
+        return f"{label} (gates: {', '.join(VARIANTS[model].signals)})"
+    return label
+
+
 #: What the model menu shows for each model name of :func:`gru_lib.count_params`.
-MODEL_LABELS = {
-    "gru0": "GRU0 (the GRU)",
-    "gru1": "GRU1 (gates: h, b)",
-    "gru2": "GRU2 (gates: h)",
-    "gru3": "GRU3 (gates: b)",
-    "lstm": "LSTM",
-    "rnn": "simple RNN",
-    "mgu": "MGU",
-}
+MODEL_LABELS = {model: _menu_label(model) for model in MODELS}
 
 #: Limits of the number fields (BigInt arithmetic in the page keeps counts exact).
 MAX_SIZE = 1_000_000
 MAX_LAYERS = 1000
 
 
-def _kwargs(model: str, convention: str) -> dict[str, bool]:
-    if convention not in CONVENTIONS:
-        raise ValueError(f"unknown convention {convention!r}; expected one of {list(CONVENTIONS)}")
-    two = convention == "reset_after"
-    return {"reset_after": two} if model in VARIANTS else {"double_bias": two}
+def _check(model: str, convention: str) -> dict[str, bool]:
+    """Validate a model and a convention; return the keyword of ``count_params`` for them."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of {list(MODELS)}")
+    return convention_kwargs(model, convention)
 
 
 def explorer_count(
@@ -106,7 +107,7 @@ def explorer_count(
     6336
     """
     return count_params(
-        model, n, m, num_layers=num_layers, bidirectional=bidirectional, **_kwargs(model, convention)
+        model, n, m, num_layers=num_layers, bidirectional=bidirectional, **convention_kwargs(model, convention)
     )
 
 
@@ -153,7 +154,7 @@ def _table() -> dict[str, dict[str, dict[str, Any]]]:
     for model in MODELS:
         table[model] = {}
         for conv in CONVENTIONS:
-            kw = _kwargs(model, conv)
+            kw = convention_kwargs(model, conv)
 
             def p(n: int, m: int) -> int:
                 return count_params(model, n, m, **kw)  # noqa: B023 (used at once)
@@ -198,97 +199,29 @@ def formula_table() -> dict[str, dict[str, dict[str, Any]]]:
     return json.loads(json.dumps(_table()))  # a fresh copy
 
 
-# --------------------------------------------------------------------------- JavaScript
+# --------------------------------------------------------------------------- the static form
 
-_CORE_JS = r"""
-/* gru_lib parameter explorer: counts from a table of per-layer closed forms. */
-function gruLibCount(table, model, convention, n, m, layers, bidirectional) {
-  var k = table[model][convention];
-  var N = BigInt(n), M = BigInt(m), D = bidirectional ? 2n : 1n;
-  function layer(inp) {
-    return BigInt(k.n2) * N * N + BigInt(k.nm) * N * inp + BigInt(k.n) * N;
-  }
-  var total = layer(M) + BigInt(layers - 1) * layer(D * N);
-  return D * total;
-}
-function gruLibGroup(x) {
-  return x.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-}
-""".strip()
 
-_BIND_JS = r"""
-(function () {
-  var root = document.getElementById(ROOT_ID);
-  if (!root || root.dataset.bound) return;
-  root.dataset.bound = "1";
-  var table = TABLE;
-  function el(name) { return root.querySelector('[data-testid="pc-' + name + '"]'); }
-  var model = el("model"), conv = el("convention"), nIn = el("n"), mIn = el("m"),
-      layers = el("layers"), bidir = el("bidirectional"), count = el("count"),
-      formula = root.querySelector(".gru-pc-formula"), note = root.querySelector(".gru-pc-note");
-  function whole(input, lo, hi) {
-    var s = input.value.trim();
-    if (!/^\d+$/.test(s)) return null;
-    var v = Number(s);
-    return (v >= lo && v <= hi) ? v : null;
-  }
-  function update() {
-    var n = whole(nIn, 1, MAX_SIZE), m = whole(mIn, 1, MAX_SIZE), L = whole(layers, 1, MAX_LAYERS);
-    var bad = [];
-    if (n === null) bad.push("n");
-    if (m === null) bad.push("m");
-    if (L === null) bad.push("layers");
-    var k = table[model.value][conv.value];
-    formula.textContent = k.formula + "  =  " + k.expanded;
-    if (bad.length) {
-      count.textContent = "";
-      note.textContent = "Enter whole numbers: n and m from 1 to " + gruLibGroup(MAX_SIZE) +
-        ", layers from 1 to " + MAX_LAYERS + " (check " + bad.join(", ") + ").";
-      return;
-    }
-    var total = gruLibCount(table, model.value, conv.value, n, m, L, bidir.checked);
-    count.textContent = gruLibGroup(total);
-    var ref = gruLibCount(table, "gru0", conv.value, n, m, L, bidir.checked);
-    if (model.value === "gru0") {
-      note.textContent = "the full GRU in this convention";
-    } else {
-      var diff = ref - total, pct = Number(diff * 10000n / ref) / 100;
-      note.textContent = (diff >= 0n ? gruLibGroup(diff) + " fewer" : gruLibGroup(-diff) + " more") +
-        " than GRU0 (" + gruLibGroup(ref) + "): " + Math.abs(pct).toFixed(2) + "% " +
-        (diff >= 0n ? "saved" : "added");
-    }
-  }
-  [model, conv, nIn, mIn, layers, bidir].forEach(function (c) {
-    c.addEventListener("input", update);
-    c.addEventListener("change", update);
-  });
-  update();
-})();
-""".strip()
-
-_STYLE = """
-.gru-pc { border: 1px solid rgba(128,128,128,.45); border-radius: 6px; padding: .8em 1em;
-          margin: .5em 0 1em; font-size: .95em; }
-.gru-pc-row { display: flex; flex-wrap: wrap; gap: .6em 1.4em; align-items: center; margin: .3em 0; }
-.gru-pc label { display: inline-flex; gap: .4em; align-items: center; }
-.gru-pc select, .gru-pc input[type=number] { font: inherit; padding: .1em .3em;
-          border: 1px solid rgba(128,128,128,.6); border-radius: 4px; }
-.gru-pc input[type=number] { width: 7em; }
-.gru-pc input.gru-pc-small { width: 4.5em; }
-.gru-pc-result { font-size: 1.15em; margin-top: .5em; }
-.gru-pc-count { font-weight: bold; font-variant-numeric: tabular-nums; }
-.gru-pc-formula { font-family: var(--pst-font-family-monospace, monospace); }
-.gru-pc-note { opacity: .8; }
-""".strip()
+@lru_cache(maxsize=None)
+def _asset(name: str) -> str:
+    """A file of ``gru_lib/static`` (the page's script and style), as text."""
+    return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8").strip()
 
 
 def explorer_core_js() -> str:
-    """The JavaScript that computes counts: ``gruLibCount(table, model, convention, n, m, layers, bidirectional)``.
+    """The explorer's JavaScript, ``gru_lib/static/explorer.js``: declarations only.
 
-    It returns a ``BigInt``; ``table`` is :func:`formula_table`. The same text is
-    embedded verbatim in :func:`explorer_html`, which the tests run with Node.js.
+    ``gruLibCount(table, model, convention, n, m, layers, bidirectional)`` returns a
+    count as a ``BigInt`` (``table`` is :func:`formula_table`), ``gruLibGroup`` groups
+    its digits, and ``gruLibExplorer(root)`` binds one fragment's controls. The same
+    text is embedded verbatim in :func:`explorer_html`; the tests run it with Node.js.
     """
-    return _CORE_JS
+    return _asset("explorer.js")
+
+
+def _json_island(data: Any) -> str:
+    """``data`` as JSON that is safe inside ``<script type="application/json">``."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=True).replace("</", "<\\/")
 
 
 def _options(values, labels, selected) -> str:
@@ -312,24 +245,16 @@ def explorer_html(
     loads nothing, and computes with the table of :func:`formula_table`. Its count
     agrees with :func:`explorer_count` for every input (``tests/test_widgets.py``).
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; expected one of {list(MODELS)}")
-    _kwargs(model, convention)  # validates the convention
+    _check(model, convention)
     n0, m0, l0 = (int(v) for v in (n, m, num_layers))
     initial = explorer_count(model, n0, m0, convention, l0, bidirectional)
-    table_json = json.dumps(_table(), sort_keys=True, ensure_ascii=True)
+    table_json = _json_island(_table())
     state = f"{model}|{n0}|{m0}|{convention}|{l0}|{bool(bidirectional)}"
     root_id = "gru-pc-" + hashlib.sha1((state + table_json).encode()).hexdigest()[:10]
-    bind = (
-        _BIND_JS.replace("ROOT_ID", json.dumps(root_id))
-        .replace("TABLE", table_json)
-        .replace("MAX_SIZE", str(MAX_SIZE))
-        .replace("MAX_LAYERS", str(MAX_LAYERS))
-    )
     k = _table()[model][convention]
     ids = {name: f"{root_id}-{name}" for name in ("model", "conv", "n", "m", "layers", "bidir")}
     return f"""<div class="gru-pc" id="{root_id}">
-<style>{_STYLE}</style>
+<style>{_asset("explorer.css")}</style>
 <div class="gru-pc-row">
 <label for="{ids['model']}">model <select id="{ids['model']}" data-testid="pc-model">{_options(MODELS, MODEL_LABELS, model)}</select></label>
 <label for="{ids['conv']}">biases <select id="{ids['conv']}" data-testid="pc-convention">{_options(CONVENTIONS, CONVENTION_LABELS, convention)}</select></label>
@@ -343,9 +268,10 @@ def explorer_html(
 <div class="gru-pc-result" aria-live="polite"><span class="gru-pc-count" data-testid="pc-count">{initial:,}</span> parameters</div>
 <div class="gru-pc-row"><span>one layer and direction: <span class="gru-pc-formula">{html.escape(k['formula'])}  =  {html.escape(k['expanded'])}</span></span></div>
 <div class="gru-pc-row"><span class="gru-pc-note"></span></div>
+<script type="application/json">{table_json}</script>
 <script>
-{_CORE_JS}
-{bind}
+{explorer_core_js()}
+gruLibExplorer(document.getElementById({json.dumps(root_id)}));
 </script>
 </div>"""
 
@@ -381,9 +307,7 @@ class ParameterExplorer:
     ) -> None:
         import ipywidgets as w
 
-        if model not in MODELS:
-            raise ValueError(f"unknown model {model!r}; expected one of {list(MODELS)}")
-        _kwargs(model, convention)
+        _check(model, convention)
         self.model = w.Dropdown(options=[(MODEL_LABELS[k], k) for k in MODELS], value=model, description="model")
         self.convention = w.Dropdown(
             options=[(CONVENTION_LABELS[k], k) for k in CONVENTIONS], value=convention, description="biases",
@@ -418,7 +342,7 @@ class ParameterExplorer:
         model, conv = self.model.value, self.convention.value
         total = self.count
         ref = explorer_count("gru0", self.n.value, self.m.value, conv, self.layers.value, self.bidirectional.value)
-        kw = _kwargs(model, conv)
+        kw = convention_kwargs(model, conv)
         if model == "gru0":
             note = "the full GRU in this convention"
         else:

@@ -1,5 +1,11 @@
 """Fixtures shared by several test modules.
 
+The real MNIST and IMDB files are found in one place, :func:`real_data_dir`:
+``$GRU_LIB_DATA_DIR`` when set (``.ci/run`` and the book build set it), otherwise
+``../shared/data`` beside the checkout. Tests that need the files take
+:func:`real_mnist_dir` or :func:`real_imdb_dir`, which skip with the reason when
+the files are absent.
+
 Playwright's synchronous API runs an event loop for as long as its context is open,
 and a second ``sync_playwright()`` opened while the first is still alive fails with
 "using Playwright Sync API inside the asyncio loop". Every test that needs a browser
@@ -12,6 +18,10 @@ import os
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+#: Read when the suite starts, before any test's monkeypatch can change the environment.
+REAL_DATA_DIR = Path(os.environ.get("GRU_LIB_DATA_DIR") or REPO.parent / "shared" / "data")
 
 CHROMIUM = Path(os.environ.get("GRU_BOOK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -39,3 +49,27 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The folder of the real data files (it may lack some of them)."""
+    return REAL_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def real_mnist_dir(real_data_dir) -> Path:
+    """The real data folder, when it holds the MNIST files; the test is skipped otherwise."""
+    if not (real_data_dir / "mnist").is_dir():
+        pytest.skip(f"the real MNIST files are not in {real_data_dir / 'mnist'}")
+    return real_data_dir
+
+
+@pytest.fixture(scope="session")
+def real_imdb_dir(real_data_dir) -> Path:
+    """The real data folder, when it holds an IMDB archive; the test is skipped otherwise."""
+    from gru_lib.data import imdb
+
+    if not any((real_data_dir / archive.name).is_file() for archive in (imdb.LABELED, imdb.CANONICAL)):
+        pytest.skip(f"no IMDB archive in {real_data_dir}")
+    return real_data_dir

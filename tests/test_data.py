@@ -4,7 +4,7 @@ Fixtures in the real formats (IDX .gz files, an aclImdb .tar.gz) are written int
 tmp_path and registered with their own checksums, so they go through the same
 verification and parsing code as the canonical files. The network is never used:
 every test runs with the downloader replaced by one that fails (or serves bytes
-from memory). Tests marked ``realdata`` read the files in ../shared/data.
+from memory). Tests marked ``realdata`` read the real files (the fixtures of conftest.py).
 """
 
 from __future__ import annotations
@@ -40,9 +40,6 @@ from gru_lib.data import (
     tokenize,
 )
 from gru_lib.data import _download, imdb, mnist
-
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 
 # ----------------------------------------------------------------------------- helpers & fixtures
 def sha256(path: Path) -> str:
@@ -541,12 +538,11 @@ def test_errors_are_exported():
 
 # ----------------------------------------------------------------------------- the real files
 @pytest.mark.realdata
-@pytest.mark.skipif(not (REAL / "mnist").is_dir(), reason=f"the real MNIST files are not in {REAL / 'mnist'}")
-def test_real_mnist():
+def test_real_mnist(real_mnist_dir):
     hist = {"train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
             "test": [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]}
     for split, n in (("train", 60000), ("test", 10000)):
-        images, labels = load_mnist(split, data_dir=REAL, download=False)
+        images, labels = load_mnist(split, data_dir=real_mnist_dir, download=False)
         assert images.shape == (n, 28, 28) and labels.shape == (n,)
         assert torch.bincount(labels, minlength=10).tolist() == hist[split]
         assert images.max() == 255 and images.min() == 0
@@ -556,12 +552,10 @@ def test_real_mnist():
 
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.skipif(not (REAL / imdb.LABELED.name).is_file() and not (REAL / imdb.CANONICAL.name).is_file(),
-                    reason=f"no IMDB archive in {REAL}")
-def test_real_imdb(tmp_path):
+def test_real_imdb(real_imdb_dir, tmp_path):
     cache = tmp_path / "cache"
     t0 = time.perf_counter()
-    d = load_imdb(REAL, num_words=20000, maxlen=80, download=False, cache_dir=cache)
+    d = load_imdb(real_imdb_dir, num_words=20000, maxlen=80, download=False, cache_dir=cache)
     cold = time.perf_counter() - t0
     for split in ("train", "test"):
         x, y = d["x_" + split], d["y_" + split]
@@ -571,9 +565,9 @@ def test_real_imdb(tmp_path):
         assert not (x == 3).any()  # Keras's unused index
     assert len(d["vocab"]) == 19996 and d["vocab"][:3] == ["the", "and", "a"]
     t0 = time.perf_counter()
-    warm = load_imdb(REAL, num_words=20000, maxlen=80, download=False, cache_dir=cache)
+    warm = load_imdb(real_imdb_dir, num_words=20000, maxlen=80, download=False, cache_dir=cache)
     assert time.perf_counter() - t0 < max(2.0, cold / 5)
     assert torch.equal(warm["x_test"], d["x_test"])
-    text, label = load_imdb_texts("test", REAL, download=False)[-1]
+    text, label = load_imdb_texts("test", real_imdb_dir, download=False)[-1]
     expected = pad_sequences([encode(tokenize(text), d["word_index"])], maxlen=80)[0]
     assert label == 1 and torch.equal(d["x_test"][-1], expected)

@@ -18,6 +18,19 @@ def test_unknown_activation_lists_the_choices(factory):
         factory(3, 4, activation="sigmoid")
 
 
+@pytest.mark.parametrize("factory", [GRU, SimpleRNN, MGU, LSTM])
+def test_dropout_with_one_layer_warns_as_pytorch_does(factory, recwarn):
+    with pytest.warns(UserWarning) as ours:
+        factory(3, 4, dropout=0.2)
+    with pytest.warns(UserWarning) as theirs:
+        torch.nn.GRU(3, 4, dropout=0.2)
+    assert str(ours[0].message) == str(theirs[0].message)
+    assert ours[0].filename == __file__  # points at the caller's line
+    factory(3, 4, num_layers=2, dropout=0.2)
+    factory(3, 4, dropout=0.0)
+    assert not [w for w in recwarn if "dropout option" in str(w.message)]
+
+
 def test_other_bad_options():
     with pytest.raises(ValueError, match="update_rule"):
         GRU(3, 4, update_rule="keras")

@@ -270,3 +270,35 @@ def test_cuda_graph_on_the_cpu_warns_and_trains_eagerly():
     with pytest.warns(RuntimeWarning, match="CUDA devices only"):
         graphed = train(config(device="cpu"), data, progress=False, cuda_graph=True)
     assert_same_history(graphed, train(config(device="cpu"), data, progress=False), tol=1e-7)
+
+
+# ----------------------------------------------------------------------------- progress
+def test_logs_get_one_line_per_model_and_epoch_and_no_bar(capsys):
+    train_stack([config(lr=1e-3), config(lr=3e-3)], toy_data(), progress=True)
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 4 and "\r" not in err and "it/s" not in err
+    assert lines[0].startswith("lr 0.001 seed 3: epoch 1/2") and lines[-1].startswith("lr 0.003 seed 3: epoch 2/2")
+
+
+def test_a_terminal_gets_a_tqdm_bar(monkeypatch):
+    import io
+
+    from gru_lib import train as train_mod
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = train_mod._Progress(True, stream)
+    assert bar.live
+    bar.start("epoch 1/2", 100)
+    bar.update(50, 0.5, 0.9)
+    bar.close()
+    bar.end_epoch(2, {"epoch": 1, "lr": 1e-3, "train_loss": 0.5, "train_acc": 0.9, "test_loss": 0.6,
+                      "test_acc": 0.8, "seconds": 1.0})
+    text = stream.getvalue()
+    assert "epoch 1/2:" in text and "/100 [" in text and "ex/s" in text  # tqdm's bar (it redraws every 0.2 s)
+    assert text.rstrip().endswith("test loss 0.6000 acc 0.8000  1.0s")
+    assert not train_mod._Progress(True, io.StringIO()).live  # a file or a pipe: no bar

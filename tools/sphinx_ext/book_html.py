@@ -23,33 +23,14 @@ a page loads, and nothing else:
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 _WIDGET_MANAGER = "/dist/embed-amd.js"
 
-# Bridge from the one MathJax 2 call of the widget manager to MathJax 3. Runs after
-# the page's MathJax configuration and before MathJax 3 loads; MathJax 3 replaces
-# the global object when it starts, so the bridge is installed again once it is ready.
-_MATHJAX2_BRIDGE = """(function () {
-  function hub() {
-    return { Queue: function (job) {
-      var el = job && job[2], mj = window.MathJax;
-      if (!mj || !mj.typesetPromise) return;
-      Promise.resolve(mj.startup && mj.startup.promise).then(function () {
-        return mj.typesetPromise(el ? [el] : undefined);
-      }).catch(function (err) { console.warn("MathJax could not typeset a widget label", err); });
-    } };
-  }
-  var mj = window.MathJax = window.MathJax || {};
-  if (mj.version) { if (!mj.Hub) mj.Hub = hub(); return; }
-  mj.Hub = hub();
-  mj.startup = mj.startup || {};
-  var ready = mj.startup.ready;
-  mj.startup.ready = function () {
-    if (ready) { ready(); } else { window.MathJax.startup.defaultReady(); }
-    if (!window.MathJax.Hub) window.MathJax.Hub = hub();
-  };
-})();"""
+# Bridge from the one MathJax 2 call of the widget manager to MathJax 3 (a file beside
+# this one). It runs after the page's MathJax configuration and before MathJax 3 loads.
+_MATHJAX2_BRIDGE = Path(__file__).with_name("mathjax2_bridge.js").read_text(encoding="utf-8").strip()
 
 
 def _filename(js: Any) -> str:
