@@ -41,26 +41,23 @@ EXIT_NONFINITE = 3
 EXIT_INTERRUPTED = 130
 
 
-def _limit(text: str):
-    if text.lower() in ("all", "none", "full"):
-        return "all"
+def _at_least_one(text: str, *words: str) -> int:
+    what = "a positive integer" + "".join(f" or {w!r}" for w in words)
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def _limit(text: str):
+    return "all" if text.lower() in ("all", "none", "full") else _at_least_one(text, "all")
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _at_least_one(text)
 
 
 def _lr(text: str) -> float:
@@ -74,15 +71,7 @@ def _lr(text: str) -> float:
 
 
 def _stack_size(text: str):
-    if text.lower() == "auto":
-        return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
-    return value
+    return "auto" if text.lower() == "auto" else _at_least_one(text, "auto")
 
 
 def _dropout(text: str) -> float:
