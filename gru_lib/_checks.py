@@ -14,6 +14,23 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_layer_size(name: str, value: object) -> int:
+    """A module size (``input_size``, ``hidden_size``, ``num_layers``), checked with
+    ``torch.nn.RNNBase``'s wording plus the value that came."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be greater than zero, got {value}")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """A flag that must be a real ``bool``, with ``torch.nn.RNNBase``'s wording."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+    return value
+
+
 def check_input(x: object, input_size: int, *, batched_dims: int, what: str = "input") -> bool:
     """Check a sequence or step input; return whether it is batched.
 
@@ -22,8 +39,8 @@ def check_input(x: object, input_size: int, *, batched_dims: int, what: str = "i
     """
     if isinstance(x, torch.nn.utils.rnn.PackedSequence):
         raise TypeError(
-            "PackedSequence input is not supported; pad the batch (e.g. with "
-            "torch.nn.utils.rnn.pad_sequence) and pass a tensor"
+            f"{what} must be a torch.Tensor of one step, got a PackedSequence; a cell takes one "
+            "step at a time (pass packed sequences to gru_lib.GRU or the baselines, which accept them)"
         )
     if not isinstance(x, Tensor):
         raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")

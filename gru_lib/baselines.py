@@ -9,8 +9,9 @@ Biases follow the paper (one per gate, Dey & Salem 2017 §2) unless
 (``bias_hh``) so that the parameters line up one to one with ``torch.nn.RNN`` and
 ``torch.nn.LSTM``.
 
-Each layer runs as a Python loop over time with autograd, after one matmul for
-all steps' input projections. :meth:`run_layer` also takes a stack of ``K``
+Each layer runs as a Python loop over time with autograd
+(:func:`gru_lib.functional.scan`), after one matmul for all steps' input
+projections; packed sequences work as in :class:`gru_lib.GRU`. :meth:`run_layer` also takes a stack of ``K``
 models of one architecture (a leading model dimension on the input, the state
 and every parameter; see :func:`gru_lib.functional.gru_sequence`).
 """
@@ -22,7 +23,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .functional import ACTIVATIONS, affine, input_projection
+from .functional import ACTIVATIONS, affine, input_projection, scan
 from .rnn import RecurrentStack
 
 __all__ = ["SimpleRNN", "LSTM", "MGU"]
@@ -95,13 +96,14 @@ class SimpleRNN(_GatedBaseline):
 
     blocks = 1
 
-    def run_layer(self, x, state, params):
+    @property
+    def mode(self) -> str:
+        return "RNN_" + self.activation.upper()
+
+    def run_layer(self, x, state, params, batch_sizes=None):
         xp, b_hh = self._projections(x, params)
-        h, outs = state[0], []
-        for xp_t in xp.unbind(0):
-            h = self.g(xp_t + affine(h, params["weight_hh"], b_hh))
-            outs.append(h)
-        return torch.stack(outs), (h,)
+        w = params["weight_hh"]
+        return scan(lambda xp_t, s: (self.g(xp_t + affine(s[0], w, b_hh)),), xp, state, batch_sizes)
 
 
 class LSTM(_GatedBaseline):
@@ -128,17 +130,20 @@ class LSTM(_GatedBaseline):
 
     blocks = 4
     state_size = 2
+    mode = "LSTM"
 
-    def run_layer(self, x, state, params):
+    def run_layer(self, x, state, params, batch_sizes=None):
         xp, b_hh = self._projections(x, params)
-        (h, c), outs, n = state, [], self.hidden_size
-        for xp_t in xp.unbind(0):
-            a = xp_t + affine(h, params["weight_hh"], b_hh)
+        n, w = self.hidden_size, params["weight_hh"]
+
+        def step(xp_t, s):
+            h, c = s
+            a = xp_t + affine(h, w, b_hh)
             i, f, o = (torch.sigmoid(a[..., k * n : (k + 1) * n]) for k in (0, 1, 3))
             c = f * c + i * self.g(a[..., 2 * n : 3 * n])
-            h = o * self.g(c)
-            outs.append(h)
-        return torch.stack(outs), (h, c)
+            return o * self.g(c), c
+
+        return scan(step, xp, state, batch_sizes)
 
 
 class MGU(_GatedBaseline):
@@ -159,16 +164,18 @@ class MGU(_GatedBaseline):
     """
 
     blocks = 2
+    mode = "MGU"
 
-    def run_layer(self, x, state, params):
+    def run_layer(self, x, state, params, batch_sizes=None):
         xp, b_hh = self._projections(x, params)
-        h, outs, n = state[0], [], self.hidden_size
-        w = params["weight_hh"]
+        n, w = self.hidden_size, params["weight_hh"]
         b_f = b_hh[..., :n] if b_hh is not None else None
         b_h = b_hh[..., n:] if b_hh is not None else None
-        for xp_t in xp.unbind(0):
+
+        def step(xp_t, s):
+            h = s[0]
             f = torch.sigmoid(xp_t[..., :n] + affine(h, w[..., :n, :], b_f))
             h_tilde = self.g(xp_t[..., n:] + affine(f * h, w[..., n:, :], b_h))
-            h = h + f * (h_tilde - h)
-            outs.append(h)
-        return torch.stack(outs), (h,)
+            return (h + f * (h_tilde - h),)
+
+        return scan(step, xp, state, batch_sizes)

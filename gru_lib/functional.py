@@ -49,7 +49,7 @@ from .variants import Variant, get_variant
 
 __all__ = [
     "GRUSpec", "gru_step", "gru_sequence", "gru_sequence_autograd", "fold_biases",
-    "affine", "input_projection", "parameter_shapes", "ACTIVATIONS", "UPDATE_RULES",
+    "affine", "input_projection", "parameter_shapes", "scan", "ACTIVATIONS", "UPDATE_RULES",
 ]
 
 ACTIVATIONS = ("tanh", "relu")
@@ -290,45 +290,104 @@ def _prepare(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_i
     return input_projection(x, weight_ih, bias_x), bias_rec, gate_const
 
 
+def _steps(a: Tensor, batch_sizes: Optional[list[int]]) -> tuple[Tensor, ...]:
+    """Views of ``a`` one per time step: ``a[t]`` of a time-major ``(T, …)`` tensor, or
+    the ``batch_sizes[t]`` rows of step ``t`` of a packed ``(sum(batch_sizes), …)`` tensor."""
+    return a.unbind(0) if batch_sizes is None else a.split(batch_sizes)
+
+
+def _packed_finals(h: Tensor, finished: list[Tensor]) -> Tensor:
+    """Each row's last state: rows that stopped early were put aside (``finished``, later
+    rows first); ``h`` holds the rows that ran to the last step."""
+    return torch.cat([h, *reversed(finished)]) if finished else h
+
+
+def scan(step, xp: Tensor, state: tuple[Tensor, ...], batch_sizes: Optional[list[int]] = None):
+    """Run ``state = step(xp_t, state)`` over time, with autograd; ``state[0]`` is the output.
+
+    ``xp`` is time-major ``(T, [K,] B, ·)``, or packed ``(sum(batch_sizes), ·)`` with
+    ``batch_sizes`` non-increasing (a :class:`torch.nn.utils.rnn.PackedSequence`'s): at
+    step ``t`` only the first ``batch_sizes[t]`` rows advance, and a row's final state
+    is the one after its own last step. Returns ``(output, final state)`` with output
+    ``(T, [K,] B, n)`` or packed ``(sum(batch_sizes), n)``. Used by
+    :func:`gru_sequence_autograd` and the baselines.
+    """
+    packed = batch_sizes is not None
+    outs: list[Tensor] = []
+    finished: list[tuple[Tensor, ...]] = []
+    for xp_t in _steps(xp, batch_sizes):
+        b = xp_t.shape[0]
+        if packed and b < state[0].shape[0]:
+            finished.append(tuple(s[b:] for s in state))
+            state = tuple(s[:b] for s in state)
+        state = step(xp_t, state)
+        outs.append(state[0])
+    if not outs:
+        return xp.new_empty(0, *state[0].shape), state
+    if not packed:
+        return torch.stack(outs), state
+    finals = tuple(_packed_finals(s, [f[i] for f in finished]) for i, s in enumerate(state))
+    return torch.cat(outs), finals
+
+
 class _GRUSequence(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec):  # type: ignore[override]
-        T = x.shape[0]
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes):  # type: ignore[override]
+        packed = batch_sizes is not None
         xp, bias_rec, gate_const = _prepare(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec)
-        out = x.new_empty(T, *h0.shape)
+        out = x.new_empty(*xp.shape[:-1], h0.shape[-1])
         need_grad = any(ctx.needs_input_grad)
         if need_grad:
             zs, rs, hts, auxs = (torch.empty_like(out) for _ in range(4))
+            z_s, r_s, ht_s, aux_s = (_steps(a, batch_sizes) for a in (zs, rs, hts, auxs))
+        out_s = _steps(out, batch_sizes)
         h = h0
-        for t, xp_t in enumerate(xp.unbind(0)):
+        finished: list[Tensor] = []
+        for t, xp_t in enumerate(_steps(xp, batch_sizes)):
+            if packed and batch_sizes[t] < h.shape[0]:  # rows [b:] have ended: keep their state
+                finished.append(h[batch_sizes[t] :])
+                h = h[: batch_sizes[t]]
             h, z, r, ht, aux = gru_step(xp_t, h, weight_hh, bias_rec, gate_const, spec)
-            out[t] = h
+            out_s[t].copy_(h)
             if need_grad:
-                zs[t] = z
-                rs[t] = r
-                hts[t] = ht
-                auxs[t] = aux
+                z_s[t].copy_(z)
+                r_s[t].copy_(r)
+                ht_s[t].copy_(ht)
+                aux_s[t].copy_(aux)
         if need_grad:
             ctx.save_for_backward(x, h0, weight_ih, weight_hh, out, zs, rs, hts, auxs)
             ctx.spec = spec
+            ctx.batch_sizes = batch_sizes
             ctx.has_bias = (bias_ih is not None, bias_hh is not None)
-        return out, h.clone() if T == 0 else out[-1].clone()
+        if packed:
+            return out, _packed_finals(h, finished)
+        return out, h.clone() if h is h0 else h
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out, grad_hn):  # type: ignore[override]
         x, h0, weight_ih, weight_hh, out, zs, rs, hts, auxs = ctx.saved_tensors
         spec: GRUSpec = ctx.spec
+        bs: Optional[list[int]] = ctx.batch_sizes
+        packed = bs is not None
         v = spec.variant
-        T, n = out.shape[0], out.shape[-1]
+        n = out.shape[-1]
+        T = len(bs) if packed else out.shape[0]
         stacked = weight_hh.dim() == 3
         paper = spec.update_rule == "paper"
         relu = spec.activation == "relu"
 
         if grad_out is None:
             grad_out = torch.zeros_like(out)
-        dh = grad_hn.clone() if grad_hn is not None else torch.zeros_like(h0)
-        h_prev_all = torch.cat([h0.unsqueeze(0), out[:-1]], 0)
+        if grad_hn is None:
+            grad_hn = torch.zeros_like(h0)
+        out_s = _steps(out, bs)
+        if packed:  # step t's previous state: the first bs[t] rows of step t-1's output
+            h_prev_all = torch.cat([h0, *(out_s[t - 1][: bs[t]] for t in range(1, T))])
+            dh = grad_hn[: bs[-1]]
+        else:
+            h_prev_all = torch.cat([h0.unsqueeze(0), out[:-1]], 0)
+            dh = grad_hn
 
         # Pre-activation gradients. Columns: r, z, and with reset_after the
         # candidate's recurrent term U_h h + b'_h, so that one matmul with
@@ -338,10 +397,15 @@ class _GRUSequence(torch.autograd.Function):
         d_cand = torch.empty_like(out)
         w_h = weight_hh[..., -n:, :]
         w_gates = weight_hh[..., : 2 * n, :] if v.hidden else None
+        go_s, z_s, r_s, ht_s, aux_s, hp_s, drec_s, dcand_s = (
+            _steps(a, bs) for a in (grad_out, zs, rs, hts, auxs, h_prev_all, d_rec, d_cand)
+        )
 
         for t in range(T - 1, -1, -1):
-            dh = dh + grad_out[t]
-            z, r, ht, aux, hp = zs[t], rs[t], hts[t], auxs[t], h_prev_all[t]
+            if packed and bs[t] > dh.shape[0]:  # rows that ended at step t join
+                dh = torch.cat([dh, grad_hn[dh.shape[0] : bs[t]]])
+            dh = dh + go_s[t]
+            z, r, ht, aux, hp = z_s[t], r_s[t], ht_s[t], aux_s[t], hp_s[t]
             if paper:
                 dz = dh * (ht - hp)
                 dht = dh * z
@@ -351,8 +415,8 @@ class _GRUSequence(torch.autograd.Function):
                 dht = dh - dh * z
                 dhp = dh * z
             da_h = dht * (ht > 0) if relu else dht * (1 - ht * ht)
-            d_cand[t] = da_h
-            drow = d_rec[t]
+            dcand_s[t].copy_(da_h)
+            drow = drec_s[t]
             if ra:
                 dr = da_h * aux
                 torch.mul(da_h, r, out=drow[..., 2 * n :])
@@ -386,15 +450,16 @@ class _GRUSequence(torch.autograd.Function):
                 grad_whh = torch.cat([rows(d_gates).mT @ hp_rows, cand], -2) if v.hidden else cand
         has_bih, has_bhh = ctx.has_bias
         if has_bih:
-            # sum over time (dim 0) and batch (dim -2), keeping a stack's model dimension
-            g_cand = d_cand.sum((0, -2))
-            g_gates = d_gates.sum((0, -2)) if v.bias else None
+            # sum over time and batch (packed: the rows), keeping a stack's model dimension
+            over = (0,) if packed else (0, -2)
+            g_cand = d_cand.sum(over)
+            g_gates = d_gates.sum(over) if v.bias else None
             grad_bih = torch.cat([g_gates, g_cand], -1) if v.bias else g_cand
             if has_bhh:
-                g_rec = d_rec[..., 2 * n :].sum((0, -2))
+                g_rec = d_rec[..., 2 * n :].sum(over)
                 grad_bhh = torch.cat([g_gates, g_rec], -1) if v.bias else g_rec
         grad_h0 = dh if ctx.needs_input_grad[1] else None
-        return grad_x, grad_h0, grad_wih, grad_whh, grad_bih, grad_bhh, None
+        return grad_x, grad_h0, grad_wih, grad_whh, grad_bih, grad_bhh, None, None
 
 
 def gru_sequence(
@@ -405,8 +470,9 @@ def gru_sequence(
     bias_ih: Optional[Tensor],
     bias_hh: Optional[Tensor],
     spec: GRUSpec,
+    batch_sizes: Optional[list[int]] = None,
 ) -> tuple[Tensor, Tensor]:
-    """Run one GRU layer in one direction over a time-major sequence.
+    r"""Run one GRU layer in one direction over a time-major sequence.
 
     Computes :func:`gru_step` for ``t = 1 … T`` (equations in the module
     docstring) and returns ``(output, h_T)`` with ``output`` of shape
@@ -418,14 +484,30 @@ def gru_sequence(
     ``x`` is ``(T, batch, m)``, ``h0`` is ``(batch, n)``; no validation happens
     here (the modules validate at their boundary).
 
+    **Packed sequences.** With ``batch_sizes`` (a list of ``T`` non-increasing
+    ints, a :class:`~torch.nn.utils.rnn.PackedSequence`'s ``batch_sizes``), ``x`` is
+    the packed data ``(sum(batch_sizes), m)``: step ``t``'s rows follow step
+    ``t-1``'s, and the batch is sorted by length, so the rows still running at
+    step ``t`` are the first ``b_t = batch_sizes[t]``. Only those advance:
+
+    .. math::
+
+        h_t[:b_t] = \mathrm{step}(x_t, h_{t-1}[:b_t]), \qquad
+        h^{(i)}_{\text{final}} = h^{(i)}_{\ell_i}
+
+    where ``ℓ_i`` is row ``i``'s length. ``output`` is packed like ``x``,
+    ``(sum(batch_sizes), n)``, and ``h_T`` holds each row's state after its own
+    last step, ``(batch_sizes[0], n)``. The input projection and the weight
+    gradients are single matmuls over the packed rows only, so padding costs nothing.
+
     A stack of ``K`` independent models of one architecture runs in the same
     pass when every tensor gets a model dimension: ``x`` ``(T, K, batch, m)``,
     ``h0`` ``(K, batch, n)``, the weights ``(K, rows, cols)`` and the biases
     ``(K, rows)``. Then ``output`` is ``(T, K, batch, n)``, the recurrent and
     input products are batched matmuls, and each model's gradients are those it
-    would get on its own.
+    would get on its own. (Packed input is for one model only.)
     """
-    return _GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec)
+    return _GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes)
 
 
 def gru_sequence_autograd(
@@ -436,18 +518,18 @@ def gru_sequence_autograd(
     bias_ih: Optional[Tensor],
     bias_hh: Optional[Tensor],
     spec: GRUSpec,
+    batch_sizes: Optional[list[int]] = None,
 ) -> tuple[Tensor, Tensor]:
     """The same computation as :func:`gru_sequence`, differentiated by autograd.
 
     Slower (autograd records every step), but supports higher-order gradients;
     it also serves as the independent reference for the hand-written backward.
+    Packed input (``batch_sizes``) works as in :func:`gru_sequence`.
     """
     xp, bias_rec, gate_const = _prepare(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec)
-    h = h0
-    outs = []
-    for xp_t in xp.unbind(0):
-        h = gru_step(xp_t, h, weight_hh, bias_rec, gate_const, spec)[0]
-        outs.append(h)
-    if not outs:
-        return x.new_empty(0, *h0.shape), h0
-    return torch.stack(outs), h
+
+    def step(xp_t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return (gru_step(xp_t, state[0], weight_hh, bias_rec, gate_const, spec)[0],)
+
+    out, (h,) = scan(step, xp, (h0,), batch_sizes)
+    return out, h

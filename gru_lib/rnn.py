@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence
 
-from ._checks import check_hidden, check_input, check_params_match, check_positive_int
+from ._checks import check_bool, check_hidden, check_input, check_layer_size, check_params_match
 from .cell import GRUCell, GRUOptions, check_gate_signals
 from .functional import GRUSpec, gru_sequence, gru_sequence_autograd, parameter_shapes
 from .init import init_parameters_
@@ -21,17 +22,46 @@ __all__ = ["GRU", "RecurrentStack"]
 IMPLEMENTATIONS = ("fused", "autograd")
 
 
+def _reverse_index(batch_sizes: list[int], device) -> Tensor:
+    """The permutation of packed rows that reverses every sequence within its own length.
+
+    Packed row ``(t, i)`` (step ``t`` of sequence ``i``) sits at ``offset[t] + i``; it
+    goes to ``offset[ℓ_i - 1 - t] + i``, where ``ℓ_i`` is sequence ``i``'s length. The
+    reversed sequences have the same lengths, so the same ``batch_sizes`` describe
+    them, and the permutation is its own inverse.
+    """
+    bs = torch.tensor(batch_sizes, dtype=torch.long)
+    T, B = len(batch_sizes), batch_sizes[0]
+    offsets = torch.cumsum(bs, 0) - bs
+    lengths = (bs.unsqueeze(1) > torch.arange(B)).sum(0)
+    t = torch.repeat_interleave(torch.arange(T), bs)
+    i = torch.arange(len(t)) - offsets[t]
+    return (offsets[lengths[i] - 1 - t] + i).to(device)
+
+
 class RecurrentStack(nn.Module):
     """What every recurrent module here shares with ``torch.nn.RNNBase``.
 
     Subclasses say what one layer's parameters are (:meth:`layer_shapes`) and how
     one layer runs over a time-major sequence in one direction (:meth:`run_layer`);
     this class does the stacking, the directions, inter-layer dropout, layouts,
-    state handling and validation. ``state_size`` is 1 for a state ``h`` and 2 for
-    LSTM's ``(h, c)``.
+    packed sequences, state handling and validation. ``state_size`` is 1 for a
+    state ``h`` and 2 for LSTM's ``(h, c)``.
+
+    Besides ``forward``, it offers the rest of ``torch.nn.RNNBase``'s public
+    interface with the same names and arguments (``all_weights``,
+    ``flatten_parameters``, ``check_input``, ``get_expected_hidden_size``,
+    ``check_hidden_size``, ``check_forward_args``, ``permute_hidden``, ``mode``,
+    ``proj_size``), so that code written for ``torch.nn.GRU`` runs unchanged. The
+    checks raise ``ValueError``/``TypeError`` where PyTorch raises ``RuntimeError``,
+    with PyTorch's wording.
     """
 
     state_size = 1
+    #: What ``torch.nn.RNNBase.mode`` names this recurrence (``"GRU"``, ``"LSTM"``, …).
+    mode = "RNN"
+    #: ``torch.nn.LSTM``'s projection size; these modules have no projections, so 0 (as ``torch.nn.GRU``).
+    proj_size = 0
 
     def __init__(
         self,
@@ -47,21 +77,22 @@ class RecurrentStack(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.num_layers = check_positive_int("num_layers", num_layers)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+            raise ValueError(
+                "dropout should be a number in range [0, 1] representing the probability of an element "
+                f"being zeroed, got {dropout!r}"
+            )
+        self.input_size = check_layer_size("input_size", input_size)
+        self.hidden_size = check_layer_size("hidden_size", hidden_size)
+        self.num_layers = check_layer_size("num_layers", num_layers)
         if dropout > 0 and num_layers == 1:
-            warnings.warn(  # torch.nn.RNNBase's warning, word for word
-                "dropout option adds dropout after all but last "
-                "recurrent layer, so non-zero dropout expects "
-                f"num_layers greater than 1, but got dropout={dropout} and "
-                f"num_layers={num_layers}",
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
                 stacklevel=3 if type(self).__init__ is not RecurrentStack.__init__ else 2,
             )
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
+        self.bias = check_bool("bias", bias)
+        self.batch_first = check_bool("batch_first", batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         factory = {"device": device, "dtype": dtype}
@@ -79,9 +110,18 @@ class RecurrentStack(nn.Module):
         raise NotImplementedError
 
     def run_layer(
-        self, x: Tensor, state: tuple[Tensor, ...], params: dict[str, Tensor]
+        self,
+        x: Tensor,
+        state: tuple[Tensor, ...],
+        params: dict[str, Tensor],
+        batch_sizes: Optional[list[int]] = None,
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Run one layer over ``x`` of shape ``(T, B, m)``; return ``(output, final state)``."""
+        """Run one layer over ``x`` of shape ``(T, B, m)``; return ``(output, final state)``.
+
+        With ``batch_sizes``, ``x`` is packed ``(sum(batch_sizes), m)`` and only the
+        first ``batch_sizes[t]`` rows advance at step ``t`` (see
+        :func:`gru_lib.functional.scan`); the output is packed alike.
+        """
         raise NotImplementedError
 
     # -- shared machinery --------------------------------------------------------
@@ -121,21 +161,146 @@ class RecurrentStack(nn.Module):
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         return {k: getattr(self, k + suffix) for k in names if hasattr(self, k + suffix)}
 
-    def _initial_state(self, hx, x: Tensor, input: Tensor, batched: bool) -> tuple[Tensor, ...]:
-        D, L, B, n = self.num_directions, self.num_layers, x.shape[1], self.hidden_size
+    # -- torch.nn.RNNBase's public interface --------------------------------------
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """The parameters as ``torch.nn.RNNBase.all_weights`` lists them: one list per
+        layer and direction (``l0``, ``l0_reverse``, ``l1``, …), each in the order
+        ``weight_ih, weight_hh, bias_ih, bias_hh`` (those that exist)."""
+        return [
+            list(self.layer_parameters(layer, d).values())
+            for layer in range(self.num_layers)
+            for d in range(self.num_directions)
+        ]
+
+    def flatten_parameters(self) -> None:
+        """Do nothing: there is nothing to flatten.
+
+        ``torch.nn.GRU`` keeps a flat weight buffer for cuDNN, whose kernels read all
+        layers' weights from one contiguous block; after a checkpoint load or a device
+        move the parameters may no longer sit in that block, and this method copies
+        them back. Here every parameter is its own tensor and the matmuls read it
+        where it is (:mod:`gru_lib.functional`), so no layout can go stale and the
+        call is correct as a no-op. It exists so that code written for
+        ``torch.nn.GRU`` runs unchanged.
+        """
+
+    def check_input(self, input: Tensor, batch_sizes: Optional[Tensor]) -> None:
+        """``torch.nn.RNNBase.check_input``: dtype, rank (2 if packed else 3) and feature size."""
+        w = self.weight_ih_l0
+        if input.dtype != w.dtype:
+            raise TypeError(
+                f"RNN input dtype ({input.dtype}) does not match weight dtype ({w.dtype}). "
+                f"Convert input: input.to({w.dtype}), or convert model: model.to({input.dtype})"
+            )
+        expected_input_dim = 2 if batch_sizes is not None else 3
+        if input.dim() != expected_input_dim:
+            raise ValueError(f"input must have {expected_input_dim} dimensions, got {input.dim()}")
+        if self.input_size != input.size(-1):
+            raise ValueError(
+                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {input.size(-1)}"
+            )
+
+    def get_expected_hidden_size(self, input: Tensor, batch_sizes: Optional[Tensor]) -> tuple[int, int, int]:
+        """``(num_layers · D, batch, hidden_size)``; the batch is ``batch_sizes[0]`` for packed data."""
+        if batch_sizes is not None:
+            mini_batch = int(batch_sizes[0])
+        else:
+            mini_batch = input.size(0) if self.batch_first else input.size(1)
+        return (self.num_layers * self.num_directions, mini_batch, self.hidden_size)
+
+    def check_hidden_size(
+        self, hx: Tensor, expected_hidden_size: tuple[int, ...], msg: str = "Expected hidden size {}, got {}"
+    ) -> None:
+        """Raise ``ValueError(msg.format(expected, actual))`` unless ``hx`` has the expected size."""
+        if tuple(hx.size()) != tuple(expected_hidden_size):
+            raise ValueError(msg.format(tuple(expected_hidden_size), list(hx.size())))
+
+    def check_forward_args(self, input: Tensor, hidden, batch_sizes: Optional[Tensor]) -> None:
+        """:meth:`check_input`, then every state tensor against :meth:`get_expected_hidden_size`."""
+        self.check_input(input, batch_sizes)
+        expected = self.get_expected_hidden_size(input, batch_sizes)
+        states = (hidden,) if self.state_size == 1 else tuple(hidden)
+        for h, name in zip(states, ("h_0", "c_0")[: len(states)]):
+            self.check_hidden_size(h, expected, f"Expected hidden{'' if self.state_size == 1 else ' ' + name}"
+                                   " size {}, got {}")
+
+    def permute_hidden(self, hx, permutation: Optional[Tensor]):
+        """Reorder the batch dimension (dim 1) of a state (or of each in a tuple) by ``permutation``."""
+        if permutation is None:
+            return hx
+        if isinstance(hx, tuple):
+            return tuple(h.index_select(1, permutation) for h in hx)
+        return hx.index_select(1, permutation)
+
+    # -- forward -------------------------------------------------------------------
+    def _initial_state(self, hx, batch: int, like: Tensor, batched: bool) -> tuple[Tensor, ...]:
+        D, L, n = self.num_directions, self.num_layers, self.hidden_size
         if hx is None:
-            return tuple(x.new_zeros(D * L, B, n) for _ in range(self.state_size))
+            return tuple(like.new_zeros(D * L, batch, n) for _ in range(self.state_size))
         if self.state_size == 1:
             hx = (hx,)
         elif not (isinstance(hx, (tuple, list)) and len(hx) == self.state_size):
             raise TypeError(f"hx must be a tuple (h_0, c_0) or None, got {type(hx).__name__}")
-        shape = (D * L, B, n) if batched else (D * L, n)
+        shape = (D * L, batch, n) if batched else (D * L, n)
         names = ("hx",) if self.state_size == 1 else ("h_0", "c_0")
-        states = tuple(check_hidden(h, shape, input, name) for h, name in zip(hx, names))
+        states = tuple(check_hidden(h, shape, like, name) for h, name in zip(hx, names))
         return states if batched else tuple(h.unsqueeze(1) for h in states)
 
-    def forward(self, input: Tensor, hx=None):
-        """Run the stack over a sequence; see the class docstring for shapes."""
+    def _run_layers(
+        self, x: Tensor, h0: tuple[Tensor, ...], batch_sizes: Optional[list[int]]
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """All layers and directions over time-major ``x`` (or packed data with ``batch_sizes``)."""
+        D = self.num_directions
+        if D == 2 and batch_sizes is not None:
+            rev = _reverse_index(batch_sizes, x.device)
+            reverse = lambda a: a.index_select(0, rev)  # noqa: E731
+        else:
+            reverse = lambda a: a.flip(0)  # noqa: E731
+        finals = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                k = layer * D + d
+                xd = x if d == 0 else reverse(x)
+                out, last = self.run_layer(xd, tuple(h[k] for h in h0), self.layer_parameters(layer, d),
+                                           batch_sizes)
+                outs.append(out if d == 0 else reverse(out))
+                finals.append(last)
+            x = outs[0] if D == 1 else torch.cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        h_n = tuple(torch.stack([f[i] for f in finals], 0) for i in range(self.state_size))
+        return x, h_n
+
+    def _forward_packed(self, input: PackedSequence, hx):
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        if not isinstance(data, Tensor) or not data.is_floating_point():
+            raise TypeError(f"a PackedSequence's data must be a floating tensor, got {getattr(data, 'dtype', data)!r}")
+        if data.dim() != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(
+                f"a PackedSequence's data must have shape (sum of lengths, input_size={self.input_size}), "
+                f"got {tuple(data.shape)}"
+            )
+        check_params_match(data, self.weight_ih_l0)
+        bs = batch_sizes.tolist()
+        h0 = self._initial_state(hx, bs[0], data, batched=True)
+        h0 = tuple(self.permute_hidden(h, sorted_indices) for h in h0) if hx is not None else h0
+        out, h_n = self._run_layers(data, h0, bs)
+        h_n = tuple(self.permute_hidden(h, unsorted_indices) for h in h_n)
+        packed = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
+        return packed, (h_n[0] if self.state_size == 1 else h_n)
+
+    def forward(self, input: Union[Tensor, PackedSequence], hx=None):
+        """Run the stack over a sequence, padded or packed; see the class docstring for shapes.
+
+        A :class:`~torch.nn.utils.rnn.PackedSequence` gives a ``PackedSequence`` output
+        (same ``batch_sizes`` and indices) and ``h_n`` with each sequence's state after
+        its own last step; ``hx`` and ``h_n`` are in the order of the sequences as
+        given (``enforce_sorted=False`` included), as in ``torch.nn.GRU``.
+        """
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         batched = check_input(input, self.input_size, batched_dims=3)
         check_params_match(input, self.weight_ih_l0)
         x = input if batched else input.unsqueeze(1)
@@ -144,21 +309,8 @@ class RecurrentStack(nn.Module):
         if x.shape[0] == 0:
             raise ValueError(f"input must have at least one time step, got shape {tuple(input.shape)}")
         x = x.contiguous()
-        h0 = self._initial_state(hx, x, input, batched)
-        D = self.num_directions
-        finals = []
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(D):
-                k = layer * D + d
-                xd = x if d == 0 else x.flip(0)
-                out, last = self.run_layer(xd, tuple(h[k] for h in h0), self.layer_parameters(layer, d))
-                outs.append(out if d == 0 else out.flip(0))
-                finals.append(last)
-            x = outs[0] if D == 1 else torch.cat(outs, -1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, training=True)
-        h_n = tuple(torch.stack([f[i] for f in finals], 0) for i in range(self.state_size))
+        h0 = self._initial_state(hx, x.shape[1], x, batched)
+        x, h_n = self._run_layers(x, h0, None)
         if not batched:
             x, h_n = x.squeeze(1), tuple(h.squeeze(1) for h in h_n)
         elif self.batch_first:
@@ -208,6 +360,18 @@ class GRU(GRUOptions, RecurrentStack):
 
     Notes
     -----
+    ``input`` may also be a :class:`~torch.nn.utils.rnn.PackedSequence` (from
+    ``pack_padded_sequence``/``pack_sequence``, ``enforce_sorted`` either way): then
+    ``output`` is a ``PackedSequence`` too, each sequence runs for its own length
+    only (at step ``t`` only the ``batch_sizes[t]`` sequences still running advance,
+    in the fused backward as well), a bidirectional layer's reverse direction starts
+    at each sequence's own last step, and ``hx``/``h_n`` are ``(D·num_layers, N, n)``
+    in the order the sequences were given, exactly as in ``torch.nn.GRU``.
+
+    The rest of ``torch.nn.GRU``'s public interface is there too (``all_weights``,
+    ``flatten_parameters()`` (a no-op here), ``check_forward_args``, ``permute_hidden``, …;
+    see :class:`RecurrentStack`).
+
     Parameters are named like PyTorch's: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (the last only with ``reset_after=True``), and
     ``…_reverse`` for the backward direction.
@@ -219,6 +383,8 @@ class GRU(GRUOptions, RecurrentStack):
     >>> out.shape, h_n.shape
     (torch.Size([32, 28, 100]), torch.Size([1, 32, 100]))
     """
+
+    mode = "GRU"
 
     def __init__(
         self,
@@ -252,10 +418,10 @@ class GRU(GRUOptions, RecurrentStack):
     def layer_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
         return parameter_shapes(self.spec, input_size, self.hidden_size, self.bias)
 
-    def run_layer(self, x, state, params):
+    def run_layer(self, x, state, params, batch_sizes=None):
         run = gru_sequence if self.implementation == "fused" else gru_sequence_autograd
         out, h = run(x, state[0], params["weight_ih"], params["weight_hh"], params.get("bias_ih"),
-                     params.get("bias_hh"), self.spec)
+                     params.get("bias_hh"), self.spec, batch_sizes)
         return out, (h,)
 
     def extra_repr(self) -> str:

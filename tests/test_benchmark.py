@@ -57,3 +57,19 @@ def test_gpu_benchmark_runs_on_the_cpu_and_projects_the_grid(tmp_path, capsys):
     assert row["k"] == 2 and row["nn.GRU"] > 0 and row["gru2 x1"] > 0 and set(row["stacks"]) == {"gru2 x2"}
     assert result["projection"]["mnist-row"]["models"] == 4  # 2 activations x 2 rates x 1 variant x 1 seed
     assert result["total_stacked_h"] > 0 and "the paper's grid" in capsys.readouterr().out
+
+
+def test_packed_script_reports_ratios_to_nn_gru(tmp_path, capsys):
+    module = _load("packed")
+    out = tmp_path / "packed.json"
+    result = module.main(["--variants", "gru0", "gru3", "--repeats", "1", "--batch", "4", "--steps", "12",
+                          "--min-length", "2", "--features", "8", "--hidden", "8", "--threads", "1",
+                          "--json", str(out)])
+    assert json.loads(out.read_text()) == result
+    rows = {r["model"]: r for r in result["rows"]}
+    assert set(rows) == {"nn.GRU", "gru0", "gru3"}
+    assert rows["nn.GRU"]["ratio"] == 1.0
+    for r in rows.values():
+        assert r["padded_ms"] > 0 and r["packed_ms"] > 0 and r["packed_over_padded"] > 0
+    assert 2 / 12 <= result["fill"] <= 1
+    assert "ratio to nn.GRU" in capsys.readouterr().out

@@ -38,12 +38,18 @@ def test_other_bad_options():
         GRU(3, 4, reset_after="yes")
     with pytest.raises(ValueError, match="implementation"):
         GRU(3, 4, implementation="cuda")
-    with pytest.raises(ValueError, match="dropout"):
+    with pytest.raises(ValueError, match=r"dropout should be a number in range \[0, 1\].*got 1.5"):
         GRU(3, 4, dropout=1.5)
-    with pytest.raises(ValueError, match="hidden_size must be positive"):
+    with pytest.raises(ValueError, match="hidden_size must be greater than zero, got 0"):
         GRU(3, 0)
-    with pytest.raises(TypeError, match="input_size must be an int"):
+    with pytest.raises(TypeError, match="input_size should be of type int, got: float"):
         GRU(3.0, 4)
+    with pytest.raises(ValueError, match="num_layers must be greater than zero, got 0"):
+        GRU(3, 4, num_layers=0)
+    with pytest.raises(TypeError, match="bias should be of type bool, got: int"):
+        GRU(3, 4, bias=1)
+    with pytest.raises(TypeError, match="batch_first should be of type bool, got: str"):
+        LSTM(3, 4, batch_first="yes")
     with pytest.raises(ValueError, match="bias alone"):
         GRU(3, 4, variant="gru3", bias=False)
     with pytest.raises(ValueError, match="init scheme"):
@@ -98,8 +104,15 @@ def test_not_a_tensor_and_packed_sequences():
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
         GRU(3, 4)([[1.0, 2.0, 3.0]])
     packed = torch.nn.utils.rnn.pack_sequence([torch.randn(3, 3), torch.randn(2, 3)])
-    with pytest.raises(TypeError, match="PackedSequence"):
-        GRU(3, 4)(packed)
+    with pytest.raises(TypeError, match="got a PackedSequence; a cell takes one step"):
+        GRUCell(3, 4)(packed)
+    with pytest.raises(ValueError, match=r"PackedSequence's data must have shape \(sum of lengths, input_size=4\)"):
+        GRU(4, 4)(packed)
+
+
+def test_dropout_with_one_layer_warns_as_torch_does():
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        GRU(3, 4, dropout=0.2)
 
 
 def test_dtype_mismatches():
