@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--out-dir", required=True, type=Path, metavar="DIR")
     grid.add_argument("--stack", type=_stack_size, default="auto", metavar="N",
                       help="train up to N runs of one variant and activation together, as one stack of models "
-                      "(every rate x seed at once); 1 = one run at a time; 'auto' (default) = a stack where "
-                      "it is faster on this device: always on a GPU, on the CPU for MNIST but not IMDB")
+                      "(every rate x seed at once); 1 = one run at a time; 'auto' (default) = what was measured "
+                      "faster: the whole group on a GPU, 8 at a time on a CPU")
     grid.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                       help="run each stack as a Ray task: on the cluster at ADDRESS ('auto' = the one this "
                       "machine joined with `ray start`, HOST:6379, ray://HOST:10001), or on a Ray started on this "
