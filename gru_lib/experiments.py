@@ -29,20 +29,15 @@ Results
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 
 from . import paper
-from .params import MODEL_LABELS, MODELS
-from .files import RESULT_FORMAT, RunFileError, check_writable, portable_path, read_run_result, result_problems
+from .files import RunFileError, check_writable, portable_path, read_run_result
 from .train import (
     ResumeError,
     SequenceData,
@@ -55,56 +50,35 @@ from .train import (
     train_stack,
 )
 
+from .plots import plot_curves
+from .report import EXPERIMENT_SETTINGS, load_results, results_table, summarize
+from .tasks import TASKS, Task
+from .tasks import get_task as _task
+
+# The tables and curves of results live in gru_lib.report and gru_lib.plots, the
+# tasks in gru_lib.tasks; their names stay importable from here.
+_ELSEWHERE = (EXPERIMENT_SETTINGS, Task, load_results, plot_curves, results_table, summarize)
+
 __all__ = [
     "CPU_STACK",
     "PAPER_GRIDS",
     "PAPER_VARIANTS",
     "PRESETS",
     "SUBSET_SEED",
-    "TASKS",
-    "Task",
     "GridJob",
     "auto_stack_size",
     "plan_grid",
     "run_grid_job",
-    "load_results",
     "load_task_data",
     "make_config",
-    "plot_curves",
     "result_filename",
-    "results_table",
     "run_experiment",
     "run_grid",
-    "summarize",
 ]
 
 #: Seed of the fixed random subsets drawn by ``train_limit`` / ``test_limit``.
 SUBSET_SEED = 2017
 
-
-@dataclass(frozen=True)
-class Task:
-    """One of the paper's experiments: what the data is and how big the model is."""
-
-    name: str
-    dataset: str  # "mnist" or "imdb"
-    description: str
-    steps: int
-    input_size: Optional[int]  # features per step; None for token indices (embedding)
-    hidden_size: int
-    num_classes: int
-    train_size: int
-    test_size: int
-
-
-TASKS: dict[str, Task] = {
-    "mnist-pixel": Task("mnist-pixel", "mnist", "MNIST, pixel-wise: 784 steps of 1 pixel", 784, 1, 100, 10,
-                        60000, 10000),
-    "mnist-row": Task("mnist-row", "mnist", "MNIST, row-wise: 28 steps of 28 pixels", 28, 28, 100, 10,
-                      60000, 10000),
-    "imdb": Task("imdb", "imdb", "IMDB reviews: last 80 of the 20000 most frequent words, 128-d embedding",
-                 80, None, 128, 2, 25000, 25000),
-}
 
 #: Preset settings per task. "quick" was sized on two CPU cores (see results/README.md).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -116,19 +90,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
-_MODEL_ORDER = {m: i for i, m in enumerate(MODELS)}
-
-
-def _label(model: str) -> str:
-    """A model's name as a table row starts it (``MODEL_LABELS``, capitalised)."""
-    label = MODEL_LABELS.get(model, model)
-    return label[:1].upper() + label[1:]
-
-
-def _task(name: str) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; expected one of {list(TASKS)}")
-    return TASKS[name]
 
 
 # ----------------------------------------------------------------------------- data
@@ -497,346 +458,3 @@ def run_grid(
         results += run_grid_job(job, data, progress=progress, command=command, cuda_graph=cuda_graph)
     by_path = {r["path"]: r for r in results}
     return [by_path[s["path"]] if "status" not in s else s for s in statuses]
-
-
-# ----------------------------------------------------------------------------- aggregation
-def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: Optional[str] = None,
-                 complete_only: bool = False, problems: Optional[list] = None) -> list[dict]:
-    """Read result JSON files: a directory (its ``*.json``, recursively), one file, or a list of files.
-
-    JSON files that are not ``gru_lib`` results (no ``"format"`` of one) are ignored.
-    Each result gains a ``"path"`` key. What cannot be used is reported, never
-    dropped in silence, and never stops the rest: a ``gru_lib`` result that is
-    malformed (a missing ``config``, a string where a number belongs), a ``.json``
-    that is not JSON, a result of a task this version does not know, and a second
-    copy of one run (the same settings and seed, e.g. a backup found recursively:
-    the copy with more epochs, then the later one, is kept). Each is appended to
-    ``problems`` as ``(path, message)`` when a list is given, else issued as a warning.
-    """
-    import warnings
-
-    if isinstance(source, (str, Path)):
-        p = Path(source)
-        if not p.exists():
-            raise FileNotFoundError(f"no such results file or directory: {p}")
-        files = sorted(p.rglob("*.json")) if p.is_dir() else [p]
-    else:
-        files = [Path(f) for f in source]
-    found: list[tuple[str, str]] = []
-    kept: dict[str, dict] = {}
-    for f in files:
-        r = _read_json(f)
-        if r is None:
-            if f.is_file():
-                found.append((str(f), "not valid JSON (a torn or hand-edited file?)"))
-            continue
-        if not isinstance(r, dict) or r.get("format") != RESULT_FORMAT:
-            continue
-        bad = result_problems(r)
-        if bad:
-            found.append((str(f), "malformed gru_lib result: " + "; ".join(bad)))
-            continue
-        t = r["config"]["task"]
-        if t not in TASKS:
-            found.append((str(f), f"unknown task {t!r} (this version knows {list(TASKS)})"))
-            continue
-        if task is not None and t != task:
-            continue
-        if complete_only and not r.get("complete"):
-            continue
-        r["path"] = str(f)
-        key = json.dumps([r["config"], _setting(r)], sort_keys=True, default=str)  # one run of one experiment
-        other = kept.get(key)
-        if other is None:
-            kept[key] = r
-            continue
-        first, second = sorted((other, r), key=_copy_rank, reverse=True)
-        kept[key] = first
-        what = "a copy of" if _same_run(first, second) else "another run of the same settings and seed as"
-        found.append((second["path"], f"{what} {first['path']}; counted once, from {first['path']}"))
-    if problems is not None:
-        problems.extend(found)
-    else:
-        for path, message in found:
-            warnings.warn(f"skipped {path}: {message}", RuntimeWarning, stacklevel=2)
-    return list(kept.values())
-
-
-def _first_session(r: dict) -> Any:
-    prov = r.get("provenance") or {}
-    sessions = prov.get("sessions") if isinstance(prov, dict) else None
-    return sessions[0] if isinstance(sessions, list) and sessions else None
-
-
-def _same_run(a: dict, b: dict) -> bool:
-    return _first_session(a) == _first_session(b)
-
-
-def _copy_rank(r: dict) -> tuple:
-    """Which of two results of one configuration to keep: more epochs, then complete, then later."""
-    prov = r.get("provenance") or {}
-    return (len(r["history"]), bool(r.get("complete")), str(prov.get("date", "")) if isinstance(prov, dict) else "",
-            r["path"])
-
-
-def _pick_epoch(history: list[dict], which: str) -> Optional[dict]:
-    if not history:
-        return None
-    if which == "final":
-        return history[-1]
-    if which == "best":
-        return max(history, key=lambda h: (h["test_acc"], -h["epoch"]))
-    raise ValueError(f"which must be 'final' or 'best', got {which!r}")
-
-
-def _mean_sd(values: list[float]) -> tuple[Optional[float], Optional[float]]:
-    if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
-
-
-def summarize(results: Sequence[dict], *, task: Optional[str] = None, which: str = "final") -> list[dict]:
-    """One row per (task, activation, model, η): mean and sample sd over seeds, with the paper's cell.
-
-    ``which="final"`` takes each run's last epoch, ``"best"`` its epoch of highest
-    test accuracy (optimistic: it selects on the test set). Accuracies are fractions;
-    the paper's (``paper_train``, ``paper_test``) are percentages as printed.
-    """
-    groups: dict[tuple, list[dict]] = {}
-    for r in results:
-        c = r["config"]
-        if task is not None and c["task"] != task:
-            continue
-        groups.setdefault((c["task"], c["activation"], c["model"], c["lr"], _setting(r)), []).append(r)
-    rows = []
-    for (t, act, model, lr, setting), runs in groups.items():
-        picked = [(r, _pick_epoch(r["history"], which)) for r in runs]
-        picked = [(r, h) for r, h in picked if h is not None]
-        tr_m, tr_sd = _mean_sd([h["train_acc"] for _, h in picked])
-        te_m, te_sd = _mean_sd([h["test_acc"] for _, h in picked])
-        secs = [statistics.fmean(e["seconds"] for e in r["history"]) for r, _ in picked]
-        table = paper.paper_table_for(t, act)
-        rows.append({
-            "task": t, "activation": act, "model": model, "lr": lr,
-            "seeds": sorted(r["config"]["seed"] for r in runs), "n": len(picked),
-            "epochs": sorted({h["epoch"] for _, h in picked}),
-            "complete": all(r.get("complete") for r in runs),
-            "stopped": sum(1 for r in runs if r.get("stopped")),
-            "train_acc_mean": tr_m, "train_acc_sd": tr_sd, "test_acc_mean": te_m, "test_acc_sd": te_sd,
-            "seconds_per_epoch": statistics.fmean(secs) if secs else None,
-            "params": runs[0]["params"],
-            "presets": sorted({str(r.get("preset")) for r in runs}),
-            "train_size": sorted({r["data"]["train_size"] for r in runs}),
-            "test_size": sorted({r["data"]["test_size"] for r in runs}),
-            "paper_table": table.number if table else None,
-            "paper_train": paper.paper_accuracy(t, act, model, lr, "train"),
-            "paper_test": paper.paper_accuracy(t, act, model, lr, "test"),
-            "paper_params": paper.paper_params(t, model),
-            "setting": dict(setting),
-        })
-    rows.sort(key=lambda r: (r["task"], r["activation"], json.dumps(r["setting"], sort_keys=True),
-                             _MODEL_ORDER.get(r["model"], 99), -r["lr"]))
-    return rows
-
-
-#: What makes two results different experiments (besides task, activation, model and
-#: rate): runs that differ in any of these are never averaged into one cell.
-EXPERIMENT_SETTINGS = ("epochs", "batch_size", "train_limit", "test_limit", "hidden_size", "embedding_dim",
-                       "dropout", "dropout_at", "lr_schedule", "init", "reset_after", "update_rule")
-
-
-def _setting(r: dict) -> tuple:
-    c, data = r["config"], r.get("data") or {}
-    return tuple((k, c.get(k)) for k in EXPERIMENT_SETTINGS) + (
-        ("preset", r.get("preset")), ("train_size", data.get("train_size")), ("test_size", data.get("test_size")))
-
-
-def _describe_setting(setting: dict, others: list[dict]) -> str:
-    """The settings in which ``setting`` differs from any of ``others``, as ``k=v`` pairs."""
-    keys = [k for k in setting if any(o.get(k) != setting[k] for o in others)]
-    return ", ".join(f"{k}={setting[k]}" for k in keys)
-
-
-def _fmt_acc(mean: Optional[float], sd: Optional[float]) -> str:
-    if mean is None:
-        return "–"
-    s = f"{100 * mean:.1f}"
-    return s + (f" ± {100 * sd:.1f}" if sd is not None else "")
-
-
-def _fmt_lr(lr: float) -> str:
-    exp = math.floor(math.log10(lr))
-    mant = lr / 10 ** exp
-    return f"10^{exp}" if abs(mant - 1) < 1e-9 else f"{lr:g}"
-
-
-def results_table(
-    results: Sequence[dict],
-    task: str,
-    *,
-    activation: Optional[str] = None,
-    which: str = "final",
-    format: str = "markdown",
-    timing: bool = False,
-) -> Union[str, list[dict]]:
-    """Our results in the shape of the paper's Tables 1–3, with the paper's numbers alongside.
-
-    Rows are the models (GRU0–GRU3, then any baselines), columns Train and Test
-    accuracy (%) per base rate η, then "# Params" (the recurrent layer's count, as
-    the paper counts). A cell reads ``ours mean ± sd [paper]``: mean and sample sd
-    over seeds (no sd for one seed), the paper's printed number in brackets where
-    it has one. ``timing=True`` adds seconds per epoch per η.
-
-    ``format``: ``"markdown"`` (one table per activation, each with a caption),
-    ``"csv"`` (the :func:`summarize` rows as CSV text) or ``"rows"`` (those rows).
-    """
-    _task(task)
-    rows = summarize(results, task=task, which=which)
-    if activation is not None:
-        rows = [r for r in rows if r["activation"] == activation]
-    if format == "rows":
-        return rows
-    if format == "csv":
-        buf = io.StringIO()
-        fields = ["task", "activation", "model", "lr", "n", "seeds", "epochs", "train_acc_mean", "train_acc_sd",
-                  "test_acc_mean", "test_acc_sd", "seconds_per_epoch", "params", "paper_table", "paper_train",
-                  "paper_test", "paper_params", "presets", "train_size", "test_size", "complete", "stopped",
-                  "setting"]
-        w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            r = r | {"setting": " ".join(f"{k}={v}" for k, v in r["setting"].items())}
-            w.writerow({k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items()})
-        return buf.getvalue()
-    if format != "markdown":
-        raise ValueError(f"format must be 'markdown', 'csv' or 'rows', got {format!r}")
-    if not rows:
-        return f"No results for task {task!r}" + (f" with activation {activation!r}" if activation else "") + ".\n"
-    blocks = []
-    settings = []
-    for r in rows:
-        if r["setting"] not in settings:
-            settings.append(r["setting"])
-    for act in sorted({r["activation"] for r in rows}):
-        for setting in settings:  # different experiments get tables of their own, never one average
-            block = [r for r in rows if r["activation"] == act and r["setting"] == setting]
-            if block:
-                label = _describe_setting(setting, [o for o in settings if o != setting])
-                blocks.append(_markdown_table(block, task, act, which, timing, label))
-    return "\n".join(blocks)
-
-
-def _markdown_table(rows: list[dict], task: str, activation: str, which: str, timing: bool,
-                    setting: str = "") -> str:
-    t = TASKS[task]
-    lrs = sorted({r["lr"] for r in rows}, reverse=True)
-    models = sorted({r["model"] for r in rows}, key=lambda m: _MODEL_ORDER.get(m, 99))
-    cell = {(r["model"], r["lr"]): r for r in rows}
-    table = paper.paper_table_for(task, activation)
-    epochs = sorted({e for r in rows for e in r["epochs"]})
-    seeds = sorted({r["n"] for r in rows})
-    presets = sorted({p for r in rows for p in r["presets"]})
-    sizes = sorted({(a, b) for r in rows for a in r["train_size"] for b in r["test_size"]})
-    caption = (f"**{t.description}, {activation}{'; ' + setting if setting else ''}.** Accuracy (%) at the "
-               f"{'final' if which == 'final' else 'best (by test accuracy)'} epoch "
-               f"(epoch {', '.join(map(str, epochs))}), mean ± sd over {'/'.join(map(str, seeds))} seed(s); "
-               f"training on {', '.join(f'{a}' for a, _ in sizes)} and testing on "
-               f"{', '.join(f'{b}' for _, b in sizes)} examples; preset {', '.join(presets)}. ")
-    if table is not None:
-        caption += (f"In brackets: the paper's Table {table.number} ({table.epochs} epochs, all the data). "
-                    "Train is the running accuracy over the epoch with dropout on.")
-    else:
-        caption += "The paper has no table for this task and activation."
-    head = ["Variant"]
-    for lr in lrs:
-        head += [f"η={_fmt_lr(lr)} Train", f"η={_fmt_lr(lr)} Test"] + ([f"η={_fmt_lr(lr)} s/epoch"] if timing else [])
-    head.append("# Params")
-    lines = [caption, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for m in models:
-        line = [_label(m)]
-        params = None
-        for lr in lrs:
-            r = cell.get((m, lr))
-            if r is None:
-                line += ["–", "–"] + (["–"] if timing else [])
-                continue
-            params = r["params"]
-            for split in ("train", "test"):
-                s = _fmt_acc(r[f"{split}_acc_mean"], r[f"{split}_acc_sd"])
-                if r["stopped"]:
-                    s += f" ({r['stopped']} diverged)"
-                p = r[f"paper_{split}"]
-                line.append(s + (f" [{p:g}]" if p is not None else ""))
-            if timing:
-                line.append(f"{r['seconds_per_epoch']:.1f}" if r["seconds_per_epoch"] is not None else "–")
-        pp = paper.paper_params(task, m)
-        line.append(f"{params}" + (f" [{pp}]" if pp is not None and pp != params else ""))
-        lines.append("| " + " | ".join(line) + " |")
-    return "\n".join(lines) + "\n"
-
-
-# ----------------------------------------------------------------------------- figures
-def plot_curves(
-    results: Sequence[dict],
-    *,
-    metric: str = "acc",
-    splits: Sequence[str] = ("train", "test"),
-    ax=None,
-    title: Optional[str] = None,
-    group_seeds: bool = True,
-):
-    """Learning curves (accuracy in % or loss per epoch) of result dicts; returns the matplotlib Figure.
-
-    One colour per (model, activation, η); solid lines for test, dashed for train.
-    With ``group_seeds`` the runs that differ only in seed are drawn as their mean
-    with a band from the lowest to the highest seed. matplotlib is needed (the
-    ``book`` extra) and imported only here.
-    """
-    import matplotlib.pyplot as plt
-
-    if metric not in ("acc", "loss"):
-        raise ValueError(f"metric must be 'acc' or 'loss', got {metric!r}")
-    for s in splits:
-        if s not in ("train", "test"):
-            raise ValueError(f"splits must be 'train' and/or 'test', got {s!r}")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-    else:
-        fig = ax.figure
-    groups: dict[tuple, list[dict]] = {}
-    for r in results:
-        c = r["config"]
-        key = (c["task"], c["model"], c["activation"], c["lr"]) + (() if group_seeds else (c["seed"],))
-        groups.setdefault(key, []).append(r)
-    keys = sorted(groups, key=lambda k: (k[0], _MODEL_ORDER.get(k[1], 99), k[2], -k[3], k[4:]))
-    tasks = {k[0] for k in keys}
-    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
-    scale = 100.0 if metric == "acc" else 1.0
-    for i, key in enumerate(keys):
-        runs = groups[key]
-        label = f"{_label(key[1])} {key[2]} η={key[3]:g}" + (f" seed {key[4]}" if len(key) > 4 else "")
-        if len(tasks) > 1:
-            label = f"{key[0]} " + label
-        color = colors[i % len(colors)]
-        for split in splits:
-            n_epochs = min(len(r["history"]) for r in runs)
-            if n_epochs == 0:
-                continue
-            epochs = [runs[0]["history"][e]["epoch"] for e in range(n_epochs)]
-            values = [[scale * (r["history"][e][f"{split}_{metric}"] if r["history"][e][f"{split}_{metric}"]
-                                is not None else float("nan")) for r in runs] for e in range(n_epochs)]
-            mean = [statistics.fmean(v) for v in values]
-            style = "-" if split == "test" else "--"
-            ax.plot(epochs, mean, style, color=color, marker="o" if n_epochs < 15 else None, markersize=3,
-                    label=f"{label} ({split})")
-            if len(runs) > 1:
-                ax.fill_between(epochs, [min(v) for v in values], [max(v) for v in values], color=color,
-                                alpha=0.15, linewidth=0)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)" if metric == "acc" else "loss")
-    if title is not None:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    if keys:
-        ax.legend(fontsize="small")
-    return fig

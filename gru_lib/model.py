@@ -216,10 +216,8 @@ class StackedClassifier(nn.Module):
         The models, all built by :func:`build_model` with the same settings apart
         from their weights. They are copied; the stack does not share their tensors.
 
-    Shapes
-    ------
-    ``x``: ``(K, B, T, m)`` floats or ``(K, B, T)`` token indices. ``forward``
-    returns ``(K, B, num_classes)`` logits, or ``(K, B)`` for two classes.
+    Inputs: ``x``, ``(K, B, T, m)`` floats or ``(K, B, T)`` token indices.
+    Outputs: ``(K, B, num_classes)`` logits, or ``(K, B)`` for two classes.
     """
 
     def __init__(self, members: Sequence[SequenceClassifier]) -> None:

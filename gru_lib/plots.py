@@ -16,11 +16,15 @@ the functions, so ``import gru_lib`` never requires it.
 
 from __future__ import annotations
 
+import statistics
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["plot_gradient_norms", "plot_gates", "plot_gate_grid", "plot_traces", "unit_order"]
+from .tasks import MODEL_ORDER as _MODEL_ORDER
+from .tasks import model_label as _label
+
+__all__ = ["plot_curves", "plot_gradient_norms", "plot_gates", "plot_gate_grid", "plot_traces", "unit_order"]
 
 #: What the gate letters stand for in titles.
 GATE_NAMES = {"z": "update gate $z_t$", "r": "reset gate $r_t$", "h_tilde": r"candidate $\tilde h_t$"}
@@ -310,4 +314,71 @@ def plot_traces(
         ax.set_yscale("symlog", linthresh=1.0)
     ax.axhline(0.0, color="0.6", linewidth=0.8)
     _finish_axes(ax, xlabel, ylabel, title)
+    return fig
+
+
+# ----------------------------------------------------------------------------- learning curves
+def plot_curves(
+    results: Sequence[dict],
+    *,
+    metric: str = "acc",
+    splits: Sequence[str] = ("train", "test"),
+    ax=None,
+    title: Optional[str] = None,
+    group_seeds: bool = True,
+):
+    """Learning curves (accuracy in % or loss per epoch) of result dicts; returns the matplotlib Figure.
+
+    One colour per (model, activation, η); solid lines for test, dashed for train.
+    With ``group_seeds`` the runs that differ only in seed are drawn as their mean
+    with a band from the lowest to the highest seed. matplotlib is needed (the
+    ``book`` extra) and imported only here.
+    """
+    import matplotlib.pyplot as plt
+
+    if metric not in ("acc", "loss"):
+        raise ValueError(f"metric must be 'acc' or 'loss', got {metric!r}")
+    for s in splits:
+        if s not in ("train", "test"):
+            raise ValueError(f"splits must be 'train' and/or 'test', got {s!r}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+    else:
+        fig = ax.figure
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        c = r["config"]
+        key = (c["task"], c["model"], c["activation"], c["lr"]) + (() if group_seeds else (c["seed"],))
+        groups.setdefault(key, []).append(r)
+    keys = sorted(groups, key=lambda k: (k[0], _MODEL_ORDER.get(k[1], 99), k[2], -k[3], k[4:]))
+    tasks = {k[0] for k in keys}
+    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    scale = 100.0 if metric == "acc" else 1.0
+    for i, key in enumerate(keys):
+        runs = groups[key]
+        label = f"{_label(key[1])} {key[2]} η={key[3]:g}" + (f" seed {key[4]}" if len(key) > 4 else "")
+        if len(tasks) > 1:
+            label = f"{key[0]} " + label
+        color = colors[i % len(colors)]
+        for split in splits:
+            n_epochs = min(len(r["history"]) for r in runs)
+            if n_epochs == 0:
+                continue
+            epochs = [runs[0]["history"][e]["epoch"] for e in range(n_epochs)]
+            values = [[scale * (r["history"][e][f"{split}_{metric}"] if r["history"][e][f"{split}_{metric}"]
+                                is not None else float("nan")) for r in runs] for e in range(n_epochs)]
+            mean = [statistics.fmean(v) for v in values]
+            style = "-" if split == "test" else "--"
+            ax.plot(epochs, mean, style, color=color, marker="o" if n_epochs < 15 else None, markersize=3,
+                    label=f"{label} ({split})")
+            if len(runs) > 1:
+                ax.fill_between(epochs, [min(v) for v in values], [max(v) for v in values], color=color,
+                                alpha=0.15, linewidth=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)" if metric == "acc" else "loss")
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if keys:
+        ax.legend(fontsize="small")
     return fig

@@ -16,14 +16,25 @@ a table readable: the accuracy of guessing (:func:`chance_levels`).
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
+import statistics
 from collections import Counter
-from typing import Iterable, Optional, Sequence
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
 
 from . import paper
+from .files import RESULT_FORMAT, read_result, result_problems
 from .params import MODEL_LABELS
+from .tasks import MODEL_ORDER as _MODEL_ORDER
+from .tasks import TASKS
+from .tasks import get_task as _task
+from .tasks import model_label as _label
 
-__all__ = ["chance_levels", "format_lr", "paper_table_markdown", "provenance_markdown"]
+__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_lr", "load_results", "paper_table_markdown",
+           "provenance_markdown", "results_table", "summarize"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MARKS = ("†", "‡", "§", "¶")
@@ -172,3 +183,279 @@ def chance_levels(labels: Iterable[int], num_classes: Optional[int] = None) -> d
         "majority_class": majority_class,
         "majority": per_class[majority_class] / n,
     }
+
+
+# ----------------------------------------------------------------------------- result files as tables
+def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: Optional[str] = None,
+                 complete_only: bool = False, problems: Optional[list] = None) -> list[dict]:
+    """Read result JSON files: a directory (its ``*.json``, recursively), one file, or a list of files.
+
+    JSON files that are not ``gru_lib`` results (no ``"format"`` of one) are ignored.
+    Each result gains a ``"path"`` key. What cannot be used is reported, never
+    dropped in silence, and never stops the rest: a ``gru_lib`` result that is
+    malformed (a missing ``config``, a string where a number belongs), a ``.json``
+    that is not JSON, a result of a task this version does not know, and a second
+    copy of one run (the same settings and seed, e.g. a backup found recursively:
+    the copy with more epochs, then the later one, is kept). Each is appended to
+    ``problems`` as ``(path, message)`` when a list is given, else issued as a warning.
+    """
+    import warnings
+
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if not p.exists():
+            raise FileNotFoundError(f"no such results file or directory: {p}")
+        files = sorted(p.rglob("*.json")) if p.is_dir() else [p]
+    else:
+        files = [Path(f) for f in source]
+    found: list[tuple[str, str]] = []
+    kept: dict[str, dict] = {}
+    for f in files:
+        r = read_result(f)
+        if r is None:
+            if f.is_file():
+                found.append((str(f), "not valid JSON (a torn or hand-edited file?)"))
+            continue
+        if not isinstance(r, dict) or r.get("format") != RESULT_FORMAT:
+            continue
+        bad = result_problems(r)
+        if bad:
+            found.append((str(f), "malformed gru_lib result: " + "; ".join(bad)))
+            continue
+        t = r["config"]["task"]
+        if t not in TASKS:
+            found.append((str(f), f"unknown task {t!r} (this version knows {list(TASKS)})"))
+            continue
+        if task is not None and t != task:
+            continue
+        if complete_only and not r.get("complete"):
+            continue
+        r["path"] = str(f)
+        key = json.dumps([r["config"], _setting(r)], sort_keys=True, default=str)  # one run of one experiment
+        other = kept.get(key)
+        if other is None:
+            kept[key] = r
+            continue
+        first, second = sorted((other, r), key=_copy_rank, reverse=True)
+        kept[key] = first
+        what = "a copy of" if _same_run(first, second) else "another run of the same settings and seed as"
+        found.append((second["path"], f"{what} {first['path']}; counted once, from {first['path']}"))
+    if problems is not None:
+        problems.extend(found)
+    else:
+        for path, message in found:
+            warnings.warn(f"skipped {path}: {message}", RuntimeWarning, stacklevel=2)
+    return list(kept.values())
+
+
+def _first_session(r: dict) -> Any:
+    prov = r.get("provenance") or {}
+    sessions = prov.get("sessions") if isinstance(prov, dict) else None
+    return sessions[0] if isinstance(sessions, list) and sessions else None
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    return _first_session(a) == _first_session(b)
+
+
+def _copy_rank(r: dict) -> tuple:
+    """Which of two results of one configuration to keep: more epochs, then complete, then later."""
+    prov = r.get("provenance") or {}
+    return (len(r["history"]), bool(r.get("complete")), str(prov.get("date", "")) if isinstance(prov, dict) else "",
+            r["path"])
+
+
+def _pick_epoch(history: list[dict], which: str) -> Optional[dict]:
+    if not history:
+        return None
+    if which == "final":
+        return history[-1]
+    if which == "best":
+        return max(history, key=lambda h: (h["test_acc"], -h["epoch"]))
+    raise ValueError(f"which must be 'final' or 'best', got {which!r}")
+
+
+def _mean_sd(values: list[float]) -> tuple[Optional[float], Optional[float]]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def summarize(results: Sequence[dict], *, task: Optional[str] = None, which: str = "final") -> list[dict]:
+    """One row per (task, activation, model, η): mean and sample sd over seeds, with the paper's cell.
+
+    ``which="final"`` takes each run's last epoch, ``"best"`` its epoch of highest
+    test accuracy (optimistic: it selects on the test set). Accuracies are fractions;
+    the paper's (``paper_train``, ``paper_test``) are percentages as printed.
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        c = r["config"]
+        if task is not None and c["task"] != task:
+            continue
+        groups.setdefault((c["task"], c["activation"], c["model"], c["lr"], _setting(r)), []).append(r)
+    rows = []
+    for (t, act, model, lr, setting), runs in groups.items():
+        picked = [(r, _pick_epoch(r["history"], which)) for r in runs]
+        picked = [(r, h) for r, h in picked if h is not None]
+        tr_m, tr_sd = _mean_sd([h["train_acc"] for _, h in picked])
+        te_m, te_sd = _mean_sd([h["test_acc"] for _, h in picked])
+        secs = [statistics.fmean(e["seconds"] for e in r["history"]) for r, _ in picked]
+        table = paper.paper_table_for(t, act)
+        rows.append({
+            "task": t, "activation": act, "model": model, "lr": lr,
+            "seeds": sorted(r["config"]["seed"] for r in runs), "n": len(picked),
+            "epochs": sorted({h["epoch"] for _, h in picked}),
+            "complete": all(r.get("complete") for r in runs),
+            "stopped": sum(1 for r in runs if r.get("stopped")),
+            "train_acc_mean": tr_m, "train_acc_sd": tr_sd, "test_acc_mean": te_m, "test_acc_sd": te_sd,
+            "seconds_per_epoch": statistics.fmean(secs) if secs else None,
+            "params": runs[0]["params"],
+            "presets": sorted({str(r.get("preset")) for r in runs}),
+            "train_size": sorted({r["data"]["train_size"] for r in runs}),
+            "test_size": sorted({r["data"]["test_size"] for r in runs}),
+            "paper_table": table.number if table else None,
+            "paper_train": paper.paper_accuracy(t, act, model, lr, "train"),
+            "paper_test": paper.paper_accuracy(t, act, model, lr, "test"),
+            "paper_params": paper.paper_params(t, model),
+            "setting": dict(setting),
+        })
+    rows.sort(key=lambda r: (r["task"], r["activation"], json.dumps(r["setting"], sort_keys=True),
+                             _MODEL_ORDER.get(r["model"], 99), -r["lr"]))
+    return rows
+
+
+#: What makes two results different experiments (besides task, activation, model and
+#: rate): runs that differ in any of these are never averaged into one cell.
+EXPERIMENT_SETTINGS = ("epochs", "batch_size", "train_limit", "test_limit", "hidden_size", "embedding_dim",
+                       "dropout", "dropout_at", "lr_schedule", "init", "reset_after", "update_rule")
+
+
+def _setting(r: dict) -> tuple:
+    c, data = r["config"], r.get("data") or {}
+    return tuple((k, c.get(k)) for k in EXPERIMENT_SETTINGS) + (
+        ("preset", r.get("preset")), ("train_size", data.get("train_size")), ("test_size", data.get("test_size")))
+
+
+def _describe_setting(setting: dict, others: list[dict]) -> str:
+    """The settings in which ``setting`` differs from any of ``others``, as ``k=v`` pairs."""
+    keys = [k for k in setting if any(o.get(k) != setting[k] for o in others)]
+    return ", ".join(f"{k}={setting[k]}" for k in keys)
+
+
+def _fmt_acc(mean: Optional[float], sd: Optional[float]) -> str:
+    if mean is None:
+        return "–"
+    s = f"{100 * mean:.1f}"
+    return s + (f" ± {100 * sd:.1f}" if sd is not None else "")
+
+
+def _fmt_lr(lr: float) -> str:
+    exp = math.floor(math.log10(lr))
+    mant = lr / 10 ** exp
+    return f"10^{exp}" if abs(mant - 1) < 1e-9 else f"{lr:g}"
+
+
+def results_table(
+    results: Sequence[dict],
+    task: str,
+    *,
+    activation: Optional[str] = None,
+    which: str = "final",
+    format: str = "markdown",
+    timing: bool = False,
+) -> Union[str, list[dict]]:
+    """Our results in the shape of the paper's Tables 1–3, with the paper's numbers alongside.
+
+    Rows are the models (GRU0–GRU3, then any baselines), columns Train and Test
+    accuracy (%) per base rate η, then "# Params" (the recurrent layer's count, as
+    the paper counts). A cell reads ``ours mean ± sd [paper]``: mean and sample sd
+    over seeds (no sd for one seed), the paper's printed number in brackets where
+    it has one. ``timing=True`` adds seconds per epoch per η.
+
+    ``format``: ``"markdown"`` (one table per activation, each with a caption),
+    ``"csv"`` (the :func:`summarize` rows as CSV text) or ``"rows"`` (those rows).
+    """
+    _task(task)
+    rows = summarize(results, task=task, which=which)
+    if activation is not None:
+        rows = [r for r in rows if r["activation"] == activation]
+    if format == "rows":
+        return rows
+    if format == "csv":
+        buf = io.StringIO()
+        fields = ["task", "activation", "model", "lr", "n", "seeds", "epochs", "train_acc_mean", "train_acc_sd",
+                  "test_acc_mean", "test_acc_sd", "seconds_per_epoch", "params", "paper_table", "paper_train",
+                  "paper_test", "paper_params", "presets", "train_size", "test_size", "complete", "stopped",
+                  "setting"]
+        w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            r = r | {"setting": " ".join(f"{k}={v}" for k, v in r["setting"].items())}
+            w.writerow({k: (" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items()})
+        return buf.getvalue()
+    if format != "markdown":
+        raise ValueError(f"format must be 'markdown', 'csv' or 'rows', got {format!r}")
+    if not rows:
+        return f"No results for task {task!r}" + (f" with activation {activation!r}" if activation else "") + ".\n"
+    blocks = []
+    settings = []
+    for r in rows:
+        if r["setting"] not in settings:
+            settings.append(r["setting"])
+    for act in sorted({r["activation"] for r in rows}):
+        for setting in settings:  # different experiments get tables of their own, never one average
+            block = [r for r in rows if r["activation"] == act and r["setting"] == setting]
+            if block:
+                label = _describe_setting(setting, [o for o in settings if o != setting])
+                blocks.append(_markdown_table(block, task, act, which, timing, label))
+    return "\n".join(blocks)
+
+
+def _markdown_table(rows: list[dict], task: str, activation: str, which: str, timing: bool,
+                    setting: str = "") -> str:
+    t = TASKS[task]
+    lrs = sorted({r["lr"] for r in rows}, reverse=True)
+    models = sorted({r["model"] for r in rows}, key=lambda m: _MODEL_ORDER.get(m, 99))
+    cell = {(r["model"], r["lr"]): r for r in rows}
+    table = paper.paper_table_for(task, activation)
+    epochs = sorted({e for r in rows for e in r["epochs"]})
+    seeds = sorted({r["n"] for r in rows})
+    presets = sorted({p for r in rows for p in r["presets"]})
+    sizes = sorted({(a, b) for r in rows for a in r["train_size"] for b in r["test_size"]})
+    caption = (f"**{t.description}, {activation}{'; ' + setting if setting else ''}.** Accuracy (%) at the "
+               f"{'final' if which == 'final' else 'best (by test accuracy)'} epoch "
+               f"(epoch {', '.join(map(str, epochs))}), mean ± sd over {'/'.join(map(str, seeds))} seed(s); "
+               f"training on {', '.join(f'{a}' for a, _ in sizes)} and testing on "
+               f"{', '.join(f'{b}' for _, b in sizes)} examples; preset {', '.join(presets)}. ")
+    if table is not None:
+        caption += (f"In brackets: the paper's Table {table.number} ({table.epochs} epochs, all the data). "
+                    "Train is the running accuracy over the epoch with dropout on.")
+    else:
+        caption += "The paper has no table for this task and activation."
+    head = ["Variant"]
+    for lr in lrs:
+        head += [f"η={_fmt_lr(lr)} Train", f"η={_fmt_lr(lr)} Test"] + ([f"η={_fmt_lr(lr)} s/epoch"] if timing else [])
+    head.append("# Params")
+    lines = [caption, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in models:
+        line = [_label(m)]
+        params = None
+        for lr in lrs:
+            r = cell.get((m, lr))
+            if r is None:
+                line += ["–", "–"] + (["–"] if timing else [])
+                continue
+            params = r["params"]
+            for split in ("train", "test"):
+                s = _fmt_acc(r[f"{split}_acc_mean"], r[f"{split}_acc_sd"])
+                if r["stopped"]:
+                    s += f" ({r['stopped']} diverged)"
+                p = r[f"paper_{split}"]
+                line.append(s + (f" [{p:g}]" if p is not None else ""))
+            if timing:
+                line.append(f"{r['seconds_per_epoch']:.1f}" if r["seconds_per_epoch"] is not None else "–")
+        pp = paper.paper_params(task, m)
+        line.append(f"{params}" + (f" [{pp}]" if pp is not None and pp != params else ""))
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines) + "\n"

@@ -71,19 +71,28 @@ CUDA graphs (``cuda_graph=True``, CUDA only)
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import math
-import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
+from .config import (
+    LR_SCHEDULES,
+    MAX_PARAMS,
+    STACK_FREE,
+    SequenceData,
+    TrainConfig,
+    check_device_spec,
+    check_runtime,
+    resolve_device,
+    stack_key,
+)
 from .files import (
     CHECKPOINT_FORMAT,
     RESULT_FORMAT,
@@ -97,7 +106,6 @@ from .files import (
     device_name,
     provenance,
 )
-from .functional import UPDATE_RULES
 from .model import (
     ACTIVATIONS,
     DROPOUT_PLACEMENTS,
@@ -108,40 +116,31 @@ from .model import (
     recurrent_param_count,
 )
 from .optim import StackedRMSprop
-from .params import MODELS, count_params
-from .rnn import IMPLEMENTATIONS
+from .progress import Progress
+from .params import count_params
 from .variants import VARIANTS
 
 __all__ = [
     "KERAS_RMSPROP",
-    "LR_SCHEDULES",
     "NonFiniteLossError",
     "ResumeError",
-    "SequenceData",
-    "TrainConfig",
-    "MAX_PARAMS",
-    "RunFileError",
-    "check_device_spec",
-    "check_runtime",
     "config_differences",
     "epoch_lr",
     "eq18_lr",
     "evaluate",
     "preflight",
-    "resolve_device",
-    "stack_key",
     "TrainStep",
     "train",
     "train_stack",
 ]
 
-# Names that moved to gru_lib.model and gru_lib.files stay importable from here.
-_MOVED = (ACTIVATIONS, DROPOUT_PLACEMENTS, INITS, SequenceClassifier, build_model, recurrent_param_count,
-          RESULT_FORMAT, atomic_write_json, checkpoint_path, device_name, provenance)
+# Names that moved to gru_lib.config, gru_lib.model and gru_lib.files stay importable from here.
+_MOVED = (LR_SCHEDULES, MAX_PARAMS, SequenceData, TrainConfig, check_device_spec, check_runtime, resolve_device,
+          stack_key, ACTIVATIONS, DROPOUT_PLACEMENTS, INITS, SequenceClassifier, build_model, recurrent_param_count,
+          RESULT_FORMAT, RunFileError, atomic_write_json, checkpoint_path, device_name, provenance)
 
 #: Keras's RMSprop defaults in torch's names (Keras ``rho`` is ``alpha``, ``epsilon`` is ``eps``).
 KERAS_RMSPROP = {"alpha": 0.9, "eps": 1e-7}
-LR_SCHEDULES = ("eq18", "constant")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -191,305 +190,6 @@ def epoch_lr(schedule: str, base_lr: float, epoch: int, history: list[dict]) -> 
         return float(base_lr)
     prev = history[epoch - 2]["train_loss"] if epoch > 1 else None
     return eq18_lr(base_lr, epoch, prev)
-
-
-# ----------------------------------------------------------------------------- devices
-_DEVICE_TYPES = ("cpu", "cuda", "mps")
-
-
-def check_device_spec(spec: object) -> str:
-    """``spec`` if it names a device a run can use (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
-    ``"mps"``); ``ValueError``/``TypeError`` otherwise. Whether the device exists is :func:`resolve_device`'s
-    question."""
-    if isinstance(spec, torch.device):
-        spec = str(spec)
-    if not isinstance(spec, str):
-        raise TypeError(f"device must be a str such as 'auto', 'cpu' or 'cuda:0', got {spec!r} "
-                        f"({type(spec).__name__})")
-    if spec == "auto":
-        return spec
-    try:
-        device = torch.device(spec)
-    except (RuntimeError, ValueError) as e:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {spec!r}") from e
-    if device.type not in _DEVICE_TYPES:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {spec!r} "
-                         f"(type {device.type!r} cannot train)")
-    return spec
-
-
-def resolve_device(spec: Union[str, torch.device, None] = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else must name an available device."""
-    if spec is None or str(spec) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(check_device_spec(spec))
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {str(spec)!r} requested but CUDA is not available; use --device cpu or auto")
-        count = torch.cuda.device_count()
-        if device.index is not None and device.index >= count:
-            raise ValueError(f"device {str(spec)!r} requested but there {'is' if count == 1 else 'are'} only "
-                             f"{count} CUDA device{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {str(spec)!r} requested but MPS is not available; use --device cpu or auto")
-    return device
-
-
-def max_threads() -> int:
-    """The most CPU threads a run may ask for: the number of CPUs (``os.cpu_count()``)."""
-    import os
-
-    return os.cpu_count() or 1
-
-
-#: The most parameters one model may have (2^28, 1 GiB of float32): no experiment here
-#: comes near, and a larger one is a typo that would exhaust the memory mid-run.
-MAX_PARAMS = 1 << 28
-
-
-def check_runtime(config: "TrainConfig", data: Optional["SequenceData"] = None) -> torch.device:
-    """What :class:`TrainConfig` cannot check alone: the device exists, the thread count fits this
-    machine, and (given the data) the model fits :data:`MAX_PARAMS`; returns the device."""
-    device = resolve_device(config.device)
-    if config.threads is not None and config.threads > max_threads():
-        raise ValueError(f"threads must be at most the number of CPUs, {max_threads()}, got {config.threads}")
-    if data is not None:
-        input_size = config.embedding_dim if data.tokens else data.x_train.shape[-1]
-        n = config.hidden_size
-        total = count_params(config.model, n, input_size, reset_after=config.reset_after,
-                             double_bias=None if config.model in VARIANTS else False)
-        total += (data.num_embeddings or 0) * config.embedding_dim + (n + 1) * data.num_classes
-        if total > MAX_PARAMS:
-            raise ValueError(f"the model would have {total} parameters, more than the {MAX_PARAMS} allowed; "
-                             "choose a smaller hidden_size or embedding_dim")
-    return device
-
-
-# ----------------------------------------------------------------------------- data & config
-def _is_real(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _fail(name: str, expected: str, value: object) -> None:
-    kind = TypeError if not _is_real(value) else ValueError
-    raise kind(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
-
-
-def _check_int(name: str, value: object, low: int, high: Optional[int], expected: Optional[str] = None) -> int:
-    if expected is None:
-        expected = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
-def _check_choice(name: str, value: object, choices: Sequence[str]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {list(choices)}, got {value!r} ({type(value).__name__})")
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {list(choices)}")
-    return value
-
-
-@dataclass
-class SequenceData:
-    """A classification data set as tensors.
-
-    ``x_*``: ``(N, T, m)`` floats, or ``(N, T)`` int64 token indices (then
-    ``num_embeddings`` is the vocabulary size); ``y_*``: ``(N,)`` int64 labels in
-    ``[0, num_classes)``. ``info`` is recorded in the result (sizes, source, …).
-    """
-
-    x_train: Tensor
-    y_train: Tensor
-    x_test: Tensor
-    y_test: Tensor
-    num_classes: int
-    num_embeddings: Optional[int] = None
-    info: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        _check_int("num_classes", self.num_classes, 2, None)
-        if self.num_embeddings is not None:
-            _check_int("num_embeddings", self.num_embeddings, 1, None, "a positive int or None")
-        for split in ("train", "test"):
-            x, y = getattr(self, "x_" + split), getattr(self, "y_" + split)
-            for name, t in (("x_" + split, x), ("y_" + split, y)):
-                if not isinstance(t, Tensor):
-                    raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-            if y.dim() != 1 or y.dtype != torch.int64:
-                raise ValueError(f"y_{split} must be (N,) int64 labels, got {tuple(y.shape)} {y.dtype}")
-            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
-                raise ValueError(f"y_{split} must hold labels in [0, {self.num_classes}) for num_classes="
-                                 f"{self.num_classes}, got labels from {int(y.min())} to {int(y.max())}")
-            if self.num_embeddings is not None and x.numel() and not x.is_floating_point() and (
-                    int(x.min()) < 0 or int(x.max()) >= self.num_embeddings):
-                raise ValueError(f"x_{split} must hold token indices in [0, {self.num_embeddings}) for "
-                                 f"num_embeddings={self.num_embeddings}, got {int(x.min())} to {int(x.max())}")
-            if x.shape[0] != y.shape[0]:
-                raise ValueError(f"x_{split} has {x.shape[0]} rows but y_{split} has {y.shape[0]}")
-            if x.shape[0] == 0:
-                raise ValueError(f"the {split} set is empty")
-            if self.num_embeddings is None and (not x.is_floating_point() or x.dim() != 3):
-                raise ValueError(f"x_{split} must be (N, T, m) floats without num_embeddings, "
-                                 f"got {tuple(x.shape)} {x.dtype}")
-            if self.num_embeddings is not None and (x.is_floating_point() or x.dim() != 2):
-                raise ValueError(f"x_{split} must be (N, T) token indices with num_embeddings, "
-                                 f"got {tuple(x.shape)} {x.dtype}")
-
-    @property
-    def tokens(self) -> bool:
-        return self.num_embeddings is not None
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run (recorded in the result as ``config``).
-
-    ``task``, ``train_limit`` and ``test_limit`` describe where the data came from
-    (see :mod:`gru_lib.experiments`); the loop itself trains on whatever
-    :class:`SequenceData` it is given. ``device``, ``threads`` and ``eval_batch_size``
-    do not change the model being trained and may differ when a run is resumed.
-    """
-
-    task: str
-    model: str
-    activation: str = "tanh"
-    lr: float = 1e-3
-    epochs: int = 100
-    batch_size: int = 32
-    hidden_size: int = 100
-    embedding_dim: int = 128
-    dropout: float = 0.2
-    dropout_at: str = "output"
-    lr_schedule: str = "eq18"
-    init: str = "keras"
-    reset_after: bool = False
-    update_rule: str = "paper"
-    implementation: str = "fused"
-    seed: int = 0
-    train_limit: Optional[int] = None
-    test_limit: Optional[int] = None
-    eval_train: bool = False
-    device: str = "auto"
-    threads: Optional[int] = None
-    eval_batch_size: int = 1000
-
-    #: fields that may change between a run and its resumption
-    RESUMABLE_CHANGES = ("epochs", "device", "threads", "eval_batch_size")
-
-    #: Upper bounds of the sizes (a larger value is a typo, or a model that cannot fit in memory).
-    LIMITS = {"epochs": 1_000_000, "batch_size": 1 << 20, "eval_batch_size": 1 << 20, "hidden_size": 1 << 16,
-              "embedding_dim": 1 << 16}
-
-    def __post_init__(self) -> None:
-        for name, choices in (("model", MODELS), ("activation", ACTIVATIONS), ("dropout_at", DROPOUT_PLACEMENTS),
-                              ("lr_schedule", LR_SCHEDULES), ("init", INITS), ("update_rule", UPDATE_RULES),
-                              ("implementation", IMPLEMENTATIONS)):
-            _check_choice(name, getattr(self, name), choices)
-        if not isinstance(self.task, str) or not self.task:
-            raise TypeError(f"task must be a non-empty str, got {self.task!r}")
-        if not _is_real(self.lr) or not (self.lr > 0 and math.isfinite(self.lr)):
-            _fail("lr", "a positive, finite number", self.lr)
-        for name, top in self.LIMITS.items():
-            _check_int(name, getattr(self, name), 1, top)
-        _check_int("seed", self.seed, -(1 << 63), (1 << 64) - 1)
-        for name in ("train_limit", "test_limit"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1, None, "a positive int or None")
-        if self.threads is not None:
-            _check_int("threads", self.threads, 1, None, "a positive int or None")
-        if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
-            _fail("dropout", "a number in [0, 1)", self.dropout)
-        for name in ("reset_after", "eval_train"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        if self.model not in VARIANTS:
-            if self.reset_after:
-                raise ValueError(f"reset_after applies to the GRU variants only, not to model {self.model!r}")
-            if self.update_rule != "paper":
-                raise ValueError(f"update_rule applies to the GRU variants only, not to model {self.model!r}")
-        if isinstance(self.device, torch.device):
-            self.device = str(self.device)
-        check_device_spec(self.device)
-        self.lr = float(self.lr)
-        self.dropout = float(self.dropout)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def stack_key(config: TrainConfig) -> tuple:
-    """What runs must share to train in one stack: every setting but ``lr``, ``seed`` and ``epochs``."""
-    return tuple((k, v) for k, v in config.to_dict().items() if k not in STACK_FREE)
-
-
-#: Settings that may differ between the models of one stack.
-STACK_FREE = ("lr", "seed", "epochs")
-
-
-# ----------------------------------------------------------------------------- progress
-def _watched(stream) -> bool:
-    """Whether someone watches ``stream`` live: a terminal, or a Jupyter/Colab kernel's output."""
-    if hasattr(stream, "isatty") and stream.isatty():
-        return True
-    return "ipykernel" in sys.modules and type(stream).__module__.startswith("ipykernel")
-
-
-class _Progress:
-    """Progress on stderr: a ``tqdm`` bar during each epoch where someone watches (text on a
-    terminal, a widget in Jupyter and Colab), and one summary line per model and epoch
-    everywhere, so that logs and CI output stay line-based and short."""
-
-    def __init__(self, enabled: bool, stream=None) -> None:
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.live = enabled and _watched(self.stream)
-        self._bar = None
-
-    def start(self, description: str, total: int) -> None:
-        if self.live:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, desc=description, unit="ex", leave=False, file=self.stream,
-                             mininterval=0.2, dynamic_ncols=True)
-
-    def update(self, n: int, loss: float, acc: float) -> None:
-        if self._bar is not None:
-            self._bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}", refresh=False)
-            self._bar.update(n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    def end_epoch(self, epochs: int, entry: dict, label: str = "") -> None:
-        if not self.enabled:
-            return
-        self.stream.write(
-            f"{label}epoch {entry['epoch']}/{epochs}  lr {entry['lr']:.3g}  train loss {entry['train_loss']:.4f} "
-            f"acc {entry['train_acc']:.4f}  test loss {entry['test_loss']:.4f} acc {entry['test_acc']:.4f}  "
-            f"{entry['seconds']:.1f}s\n")
-        self.stream.flush()
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            self.close()
-            self.stream.write(text + "\n")
-            self.stream.flush()
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -603,7 +303,7 @@ def _agrees(previous: Optional[dict], result: dict) -> bool:
 
 
 def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFiles], device: torch.device,
-                 prov: dict, extra: Optional[dict], bar: _Progress) -> _Member:
+                 prov: dict, extra: Optional[dict], bar: Progress) -> _Member:
     """Build one model (or restore it from its checkpoint) and the result it will fill.
 
     ``files`` is what :func:`~gru_lib.files.claim_run_files` found at the run's paths.
@@ -845,7 +545,7 @@ def _train_members(configs, data, outs, *, resume, overwrite, progress, determin
     if cuda_graph and device.type != "cuda":
         warnings.warn("cuda_graph=True applies to CUDA devices only; training eagerly", RuntimeWarning, stacklevel=3)
         cuda_graph = False
-    bar = _Progress(progress)
+    bar = Progress(progress)
     errors: list[Optional[NonFiniteLossError]] = [None] * len(configs)
 
     with _run_environment(device, ref.threads, deterministic):

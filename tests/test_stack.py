@@ -284,14 +284,14 @@ def test_logs_get_one_line_per_model_and_epoch_and_no_bar(capsys):
 def test_a_terminal_gets_a_tqdm_bar(monkeypatch):
     import io
 
-    from gru_lib import train as train_mod
+    from gru_lib.progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
     stream = Terminal()
-    bar = train_mod._Progress(True, stream)
+    bar = Progress(True, stream)
     assert bar.live
     bar.start("epoch 1/2", 100)
     bar.update(50, 0.5, 0.9)
@@ -301,4 +301,4 @@ def test_a_terminal_gets_a_tqdm_bar(monkeypatch):
     text = stream.getvalue()
     assert "epoch 1/2:" in text and "/100 [" in text and "ex/s" in text  # tqdm's bar (it redraws every 0.2 s)
     assert text.rstrip().endswith("test loss 0.6000 acc 0.8000  1.0s")
-    assert not train_mod._Progress(True, io.StringIO()).live  # a file or a pipe: no bar
+    assert not Progress(True, io.StringIO()).live  # a file or a pipe: no bar

@@ -1,0 +1,58 @@
+"""Training progress: a ``tqdm`` bar where someone watches, one line per epoch everywhere."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["Progress"]
+
+
+def _watched(stream) -> bool:
+    """Whether someone watches ``stream`` live: a terminal, or a Jupyter/Colab kernel's output."""
+    if hasattr(stream, "isatty") and stream.isatty():
+        return True
+    return "ipykernel" in sys.modules and type(stream).__module__.startswith("ipykernel")
+
+
+class Progress:
+    """Progress on stderr: a ``tqdm`` bar during each epoch where someone watches (text on a
+    terminal, a widget in Jupyter and Colab), and one summary line per model and epoch
+    everywhere, so that logs and CI output stay line-based and short."""
+
+    def __init__(self, enabled: bool, stream=None) -> None:
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.live = enabled and _watched(self.stream)
+        self._bar = None
+
+    def start(self, description: str, total: int) -> None:
+        if self.live:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=description, unit="ex", leave=False, file=self.stream,
+                             mininterval=0.2, dynamic_ncols=True)
+
+    def update(self, n: int, loss: float, acc: float) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}", refresh=False)
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def end_epoch(self, epochs: int, entry: dict, label: str = "") -> None:
+        if not self.enabled:
+            return
+        self.stream.write(
+            f"{label}epoch {entry['epoch']}/{epochs}  lr {entry['lr']:.3g}  train loss {entry['train_loss']:.4f} "
+            f"acc {entry['train_acc']:.4f}  test loss {entry['test_loss']:.4f} acc {entry['test_acc']:.4f}  "
+            f"{entry['seconds']:.1f}s\n")
+        self.stream.flush()
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            self.close()
+            self.stream.write(text + "\n")
+            self.stream.flush()
