@@ -93,7 +93,7 @@ def max_threads() -> int:
     return os.cpu_count() or 1
 
 
-#: The most parameters one model may have (2^28, 1 GiB of float32): no experiment here
+#: The most parameters one model may have, 2^28 (1 GiB of float32). No experiment here
 #: comes near, and a larger one is a typo that would exhaust the memory mid-run.
 MAX_PARAMS = 1 << 28
 

@@ -21,9 +21,9 @@ Presets
 Results
     :func:`run_experiment` trains one model and writes a result JSON (see
     :func:`gru_lib.train.train`); :func:`run_grid` runs many, skipping finished runs
-    and resuming partial ones; :func:`load_results`, :func:`summarize` and
-    :func:`results_table` aggregate result files into the paper's table shapes with
-    the paper's numbers (:mod:`gru_lib.paper`) alongside; :func:`plot_curves` draws
+    and resuming partial ones; :func:`~gru_lib.report.load_results`, :func:`~gru_lib.report.summarize` and
+    :func:`~gru_lib.report.results_table` aggregate result files into the paper's table shapes with
+    the paper's numbers (:mod:`gru_lib.paper`) alongside; :func:`~gru_lib.plots.plot_curves` draws
     learning curves.
 """
 
@@ -175,7 +175,7 @@ def load_task_data(
 # ----------------------------------------------------------------------------- runs
 def make_config(task: str, model: str, *, activation: str = "tanh", lr: float = 1e-3, seed: int = 0,
                 preset: str = "paper", **overrides: Any) -> TrainConfig:
-    """A :class:`~gru_lib.train.TrainConfig`: the task's model size, then the preset, then ``overrides``.
+    """A :class:`~gru_lib.config.TrainConfig`: the task's model size, then the preset, then ``overrides``.
 
     >>> make_config("mnist-row", "gru2", preset="quick").epochs
     3
@@ -216,7 +216,7 @@ def run_experiment(
 ) -> dict:
     """Train ``model`` on ``task`` and return the result (also written to ``out`` if given).
 
-    ``overrides`` are :class:`~gru_lib.train.TrainConfig` fields (``epochs``,
+    ``overrides`` are :class:`~gru_lib.config.TrainConfig` fields (``epochs``,
     ``train_limit``, ``dropout_at``, ``lr_schedule``, ``init``, ``device``, …).
     ``data`` skips loading (it must match the task and the limits). ``resume`` and
     ``overwrite`` as in :func:`gru_lib.train.train`. The settings, the device and the
@@ -248,7 +248,7 @@ def _read_json(path: Path) -> Optional[dict]:
         return None
 
 
-#: The paper's grid as grids of this package: Tables 1–3 (:data:`gru_lib.paper.TABLES`)
+#: The paper's grid as grids of this package, Tables 1–3 (``gru_lib.paper.TABLES``)
 #: and the row-wise MNIST table the paper did not print (GRU0–GRU3 × tanh, ReLU ×
 #: η ∈ {1e-3, 1e-4}), each ``task``, ``activations``, ``lrs``, in the order of their
 #: cost per model (row-wise first, pixel-wise last).
@@ -431,7 +431,7 @@ def run_grid(
 
     ``ray``: run each stack as a Ray task instead, on the cluster at that address
     (``"local"``: a Ray started for the grid; ``"auto"``, ``"HOST:PORT"``,
-    ``"ray://HOST:10001"``); the results are the same (:mod:`gru_lib.cluster`).
+    ``"ray://HOST:10001"``); the results are the same (``gru_lib.cluster``).
     """
     if ray is not None:
         from .cluster import run_grid_ray

@@ -7,7 +7,7 @@ the old file or the new one, never a torn one. :func:`provenance` records what
 produced a result: versions, commit, device, threads, date and command.
 
 Files are created with the mode an ordinary ``open()`` would give them
-(``0o666`` less the umask), not the ``0o600`` of :func:`tempfile.mkstemp`.
+(``0o666`` less the umask), not the ``0o600`` of ``tempfile.mkstemp``.
 A writer holds a lock on its temporary file until the rename, so that the
 temporary files of a killed writer (``.NAME.*.tmp``, ``.NAME.*.part``) can be
 told from live ones and removed (:func:`remove_stale_temps`).
@@ -364,7 +364,7 @@ def check_writable(path: Union[str, Path], what: str = "output") -> None:
 
 
 # ----------------------------------------------------------------------------- claiming a run's files
-#: How a run treats the files already at its path: ``"new"`` (there must be none),
+#: How a run treats the files already at its path, one of ``"new"`` (there must be none),
 #: ``"fresh"`` (start again; gru_lib's own files are replaced, foreign ones refused),
 #: ``"resume"`` (continue from the checkpoint; foreign files refused), ``"overwrite"``
 #: (start again and replace whatever is there).

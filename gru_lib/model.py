@@ -260,7 +260,7 @@ class StackedClassifier(nn.Module):
         """The stacked parameter ``name`` (a name of the single model), shape ``(K, ...)``."""
         return self.weights[self.names.index(name)]
 
-    def member_state_dict(self, k: int) -> "OrderedDict[str, Tensor]":
+    def member_state_dict(self, k: int) -> dict[str, Tensor]:
         """Model ``k``'s weights as the single model's ``state_dict()`` (copies)."""
         return OrderedDict((name, w[k].detach().clone()) for name, w in zip(self.names, self.weights))
 

@@ -75,7 +75,7 @@ def results_dir(clone_into: str = "gru-variants-book") -> Path:
 def committed(results: Path, task: str, preset: Optional[str] = None) -> list[dict]:
     """The result files in ``results`` of one task, optionally of one preset.
 
-    Read with :func:`gru_lib.experiments.load_results`.
+    Read with :func:`gru_lib.report.load_results`.
     """
     from .experiments import load_results
 

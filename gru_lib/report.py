@@ -1,7 +1,7 @@
 """Small renderers for the experiment chapters: the paper's tables, provenance, chance levels.
 
 The experiment chapters show the paper's numbers (:mod:`gru_lib.paper`) beside
-results read from files (:func:`gru_lib.experiments.load_results`). This module
+results read from files (:func:`load_results`). This module
 turns both into Markdown that a notebook can display
 (``IPython.display.Markdown(text)``) and computes the reference points that make
 a table readable: the accuracy of guessing (:func:`chance_levels`).
@@ -103,7 +103,7 @@ def provenance_markdown(results: Sequence[dict]) -> str:
     uncommitted changes), device, threads and torch version form one row, with the
     number of files and the range of dates; the commands that made them follow the
     table as a list. Reads each result's ``provenance`` (see
-    :func:`gru_lib.train.provenance`).
+    :func:`gru_lib.files.provenance`).
     """
     groups: dict[tuple, list[dict]] = {}
     for r in results:

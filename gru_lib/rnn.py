@@ -42,8 +42,8 @@ def _reverse_index(batch_sizes: list[int], device) -> Tensor:
 class RecurrentStack(nn.Module):
     """What every recurrent module here shares with ``torch.nn.RNNBase``.
 
-    Subclasses say what one layer's parameters are (:meth:`layer_shapes`) and how
-    one layer runs over a time-major sequence in one direction (:meth:`run_layer`);
+    Subclasses say what one layer's parameters are (``layer_shapes``) and how
+    one layer runs over a time-major sequence in one direction (``run_layer``);
     this class does the stacking, the directions, inter-layer dropout, layouts,
     packed sequences, state handling and validation. ``state_size`` is 1 for a
     state ``h`` and 2 for LSTM's ``(h, c)``.
@@ -217,7 +217,7 @@ class RecurrentStack(nn.Module):
             raise ValueError(msg.format(tuple(expected_hidden_size), list(hx.size())))
 
     def check_forward_args(self, input: Tensor, hidden, batch_sizes: Optional[Tensor]) -> None:
-        """:meth:`check_input`, then every state tensor against :meth:`get_expected_hidden_size`."""
+        """``check_input``, then every state tensor against ``get_expected_hidden_size``."""
         self.check_input(input, batch_sizes)
         expected = self.get_expected_hidden_size(input, batch_sizes)
         states = (hidden,) if self.state_size == 1 else tuple(hidden)
@@ -370,7 +370,7 @@ class GRU(GRUOptions, RecurrentStack):
 
     The rest of ``torch.nn.GRU``'s public interface is there too (``all_weights``,
     ``flatten_parameters()`` (a no-op here), ``check_forward_args``, ``permute_hidden``, …;
-    see :class:`RecurrentStack`).
+    see ``RecurrentStack``).
 
     Parameters are named like PyTorch's: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (the last only with ``reset_after=True``), and

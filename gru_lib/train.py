@@ -505,7 +505,7 @@ def preflight(configs: Sequence[TrainConfig], outs: Optional[Sequence[Union[str,
               resume: bool = False, overwrite: bool = False, data: Optional[SequenceData] = None
               ) -> tuple[torch.device, list[Optional[RunFiles]]]:
     """Everything that can be checked before training: the configurations (one stack), the
-    device, threads and model size (:func:`check_runtime`) and each run's files
+    device, threads and model size (:func:`~gru_lib.config.check_runtime`) and each run's files
     (:func:`~gru_lib.files.claim_run_files`). Returns the device and what was found at
     each path; raises ``ValueError``/``TypeError`` (:class:`~gru_lib.files.RunFileError`
     for the files) before anything is written."""
@@ -656,15 +656,15 @@ def train(
     Parameters
     ----------
     config:
-        The run's settings (:class:`TrainConfig`).
+        The run's settings (:class:`~gru_lib.config.TrainConfig`).
     data:
-        Training and test tensors (:class:`SequenceData`), on any device.
+        Training and test tensors (:class:`~gru_lib.config.SequenceData`), on any device.
     out:
         ``PATH.json``: write the result there and a checkpoint to ``PATH.ckpt``
         after every epoch (atomically). ``None``: keep everything in memory.
     resume:
         Continue from ``PATH.ckpt`` if it exists (the configuration must match,
-        apart from :attr:`TrainConfig.RESUMABLE_CHANGES`); start afresh otherwise.
+        apart from :attr:`~gru_lib.config.TrainConfig.RESUMABLE_CHANGES`); start afresh otherwise.
         A result that is missing or behind its checkpoint is repaired from it.
     overwrite:
         Start afresh and replace whatever files are at ``out`` and its checkpoint,
@@ -733,7 +733,7 @@ def train_stack(
     """Train several models of one architecture together, in one pass; return their results.
 
     The configurations may differ only in ``lr``, ``seed`` and ``epochs``
-    (:func:`stack_key`). Each model is trained as :func:`train` would train it
+    (:func:`~gru_lib.config.stack_key`). Each model is trained as :func:`train` would train it
     alone, with its own result file ``outs[k]`` and checkpoint; models may resume
     from different epochs, and a model that finishes or diverges leaves the stack
     while the others go on. A diverged model's result has ``stopped`` set (no
