@@ -255,7 +255,7 @@ _SESSION_KEYS = ("date", "command", "device", "device_name", "threads", "git_com
                  "gru_lib_version", "torch_version")
 
 
-@dataclass
+@dataclass(eq=False)  # members are told apart by identity (their stack index changes)
 class _Member:
     """One model of a stack: its settings, files, history and random streams."""
 
