@@ -73,8 +73,8 @@ def make_batches(task: str, k: int, batch: int, count: int, device: torch.device
     return out
 
 
-def time_steps(step: TrainStep, batches: list[tuple], device: torch.device) -> float:
-    """Seconds for one pass over ``batches``."""
+def time_steps(step, batches: list[tuple], device: torch.device) -> float:
+    """Seconds for one pass of ``step(xb, yb)`` (e.g. a :class:`TrainStep`) over ``batches``."""
     _sync(device)
     t0 = time.perf_counter()
     for xb, yb in batches:
