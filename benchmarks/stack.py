@@ -31,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gru_lib  # noqa: E402
 from gru_lib.experiments import TASKS  # noqa: E402
+from gru_lib.files import device_name  # noqa: E402
 from gru_lib.model import StackedClassifier, build_model  # noqa: E402
 from gru_lib.optim import StackedRMSprop  # noqa: E402
 from gru_lib.train import KERAS_RMSPROP, TrainStep  # noqa: E402
@@ -107,8 +108,7 @@ def compare(task: str, k: int, *, model: str = "gru0", device: torch.device, bat
 
 def environment(device: torch.device) -> dict:
     return {"torch": torch.__version__, "gru_lib": gru_lib.__version__, "threads": torch.get_num_threads(),
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else
-            (platform.processor() or platform.machine()), "python": platform.python_version()}
+            "device": device_name(device), "python": platform.python_version()}
 
 
 def main(argv: Optional[list[str]] = None) -> dict:
