@@ -29,7 +29,6 @@ Results
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -238,14 +237,6 @@ def run_experiment(
 def result_filename(task: str, model: str, activation: str, lr: float, seed: int) -> str:
     """``{task}_{model}_{activation}_lr{lr}_seed{seed}.json``, e.g. ``imdb_gru1_tanh_lr0.001_seed0.json``."""
     return f"{task}_{model}_{activation}_lr{lr:g}_seed{seed}.json"
-
-
-def _read_json(path: Path) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 #: The paper's grid as grids of this package, Tables 1–3 (``gru_lib.paper.TABLES``)

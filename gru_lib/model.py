@@ -309,7 +309,8 @@ class StackedClassifier(nn.Module):
         return F.cross_entropy(logits.reshape(K * B, C), y.reshape(K * B), reduction="none").view(K, B).mean(-1)
 
     def predict(self, logits: Tensor) -> Tensor:
-        return (logits > 0).long() if self.binary else logits.argmax(-1)
+        """Each model's predicted classes (the single model's rule, over the last dimension)."""
+        return self.template.predict(logits)
 
     def extra_repr(self) -> str:
         return f"{self.size} x {self.template!r}".replace("\n", "\n  ")
