@@ -311,13 +311,16 @@ def portable_path(path: Union[str, Path]) -> str:
     p = Path(path)
     if not p.is_absolute():
         return str(path)
-    root = Path(__file__).resolve().parents[1]
-    for base, prefix in ((root.parent, None), (Path.home(), "~")):
+    # Paths are compared as written (normalised, links not followed): a data
+    # directory linked in beside the checkout is still "../shared/data".
+    p = Path(os.path.abspath(p))
+    root = Path(os.path.abspath(__file__)).parents[1]
+    for base, prefix in ((root.parent, None), (Path(os.path.abspath(Path.home())), "~")):
         try:
-            rel = p.resolve().relative_to(base.resolve())
-        except (ValueError, OSError, RuntimeError):
+            rel = p.relative_to(base)
+        except ValueError:
             continue
-        return str(Path(os.path.relpath(p.resolve(), root))) if prefix is None else str(Path(prefix) / rel)
+        return os.path.relpath(p, root) if prefix is None else str(Path(prefix) / rel)
     return str(path)
 
 
