@@ -4,6 +4,7 @@ Every executable chapter of the book imports these instead of defining its own,
 so that its cells read as prose around calls to ``gru_lib``:
 
 * :func:`show` — Markdown produced by code (tables, sentences with computed numbers);
+* :func:`listing` — names joined as prose, "A, B and C";
 * :func:`numel` — the number of trainable parameters, as a model summary reports it;
 * :func:`max_diff` — the largest absolute difference between two tensors;
 * :func:`integer_epochs` — whole-number epoch ticks on a figure's axes;
@@ -19,7 +20,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-__all__ = ["REPO_URL", "committed", "integer_epochs", "max_diff", "numel", "results_dir", "show"]
+__all__ = ["REPO_URL", "committed", "integer_epochs", "listing", "max_diff", "numel", "results_dir", "show"]
 
 #: The book's repository; a chapter opened without it (e.g. on Colab) clones its result files from here.
 REPO_URL = "https://github.com/gru-variants/gru-variants-book"
@@ -30,6 +31,18 @@ def show(text: str) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(text))
+
+
+def listing(names: list[str]) -> str:
+    """Names joined as prose: ``'A'``, ``'A and B'``, ``'A, B and C'``.
+
+    >>> listing(["GRU1", "GRU2", "GRU3"])
+    'GRU1, GRU2 and GRU3'
+    """
+    if isinstance(names, str) or not names:
+        raise ValueError(f"expected a non-empty list of names, got {names!r}")
+    names = [str(n) for n in names]
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
 
 
 def numel(module: nn.Module) -> int:

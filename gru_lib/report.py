@@ -11,7 +11,11 @@ a table readable: the accuracy of guessing (:func:`chance_levels`).
   commit, device, threads, dates), one row per distinct origin;
 * :func:`chance_levels` — class frequencies of a label vector, the uniform
   guess ``1/K`` and the accuracy of always answering the most frequent class;
-* :func:`format_lr` — ``1e-3`` as ``10⁻³``.
+* :func:`format_lr` — ``1e-3`` as ``10⁻³``;
+* :func:`rate_stalls` — the spans of epochs in which eq. (18) all but stopped a
+  run, read from its recorded rates;
+* :func:`variant_gaps` — how far each variant ends from a reference variant, in
+  the columns of a table where every variant has run.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from .tasks import get_task as _task
 from .tasks import model_label as _label
 
 __all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_lr", "load_results", "paper_table_markdown",
-           "provenance_markdown", "results_table", "summarize"]
+           "provenance_markdown", "rate_stalls", "results_table", "summarize", "variant_gaps"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MARKS = ("†", "‡", "§", "¶")
@@ -185,6 +189,62 @@ def chance_levels(labels: Iterable[int], num_classes: Optional[int] = None) -> d
     }
 
 
+def rate_stalls(result: dict, factor: float = 1e-3) -> list[dict]:
+    """The spans of consecutive epochs that ran at less than ``factor`` times the base rate.
+
+    Under eq. (18), ``η(e) = η · exp(−cost(e−1))`` (the paper's notation; ``cost`` is
+    the previous epoch's mean training loss), an epoch whose mean loss exceeds
+    ``ln(1/factor)`` (6.9 for the default 10⁻³) sets the next epoch's rate to less
+    than ``factor · η``: the model all but stands still for that epoch. A mean loss
+    above about 745 makes ``exp(−cost)`` underflow to exactly 0 in double
+    precision; the weights then stop changing, the loss stays where it is, and so
+    does the rate of zero.
+
+    Parameters
+    ----------
+    result:
+        A result dict (as read by :func:`load_results`); its ``history`` holds the
+        rate ``lr`` and the ``train_loss`` of every epoch.
+    factor:
+        The threshold, a fraction of the base rate ``config["lr"]``, in ``(0, 1)``.
+
+    Returns
+    -------
+    One dict per span, in order: ``first`` and ``last`` (1-based epochs),
+    ``epochs`` (their number), ``min_lr`` and ``max_lr`` (the rates in the span),
+    ``min_cost`` and ``max_cost`` (the previous epochs' mean training losses that
+    set them) and ``zero`` (whether some epoch of the span ran at a rate of exactly 0).
+
+    >>> run = {"config": {"lr": 1e-3}, "history": [
+    ...     {"epoch": 1, "lr": 1e-3, "train_loss": 20.0}, {"epoch": 2, "lr": 1e-3 * math.exp(-20), "train_loss": 0.1},
+    ...     {"epoch": 3, "lr": 1e-3 * math.exp(-0.1), "train_loss": 0.1}]}
+    >>> [(s["first"], s["last"], s["zero"]) for s in rate_stalls(run)]
+    [(2, 2, False)]
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
+        raise ValueError(f"factor must be a number in (0, 1), got {factor!r}")
+    try:
+        base, history = float(result["config"]["lr"]), result["history"]
+    except (KeyError, TypeError) as err:
+        raise TypeError(f"expected a result dict with config['lr'] and history, got {type(result).__name__}") from err
+    spans: list[dict] = []
+    for prev, cur in zip(history, history[1:]):
+        if cur["lr"] >= factor * base:
+            continue
+        span = spans[-1] if spans and spans[-1]["last"] == cur["epoch"] - 1 else None
+        if span is None:
+            span = {"first": cur["epoch"], "last": cur["epoch"], "epochs": 0, "min_lr": cur["lr"], "max_lr": cur["lr"],
+                    "min_cost": prev["train_loss"], "max_cost": prev["train_loss"], "zero": False}
+            spans.append(span)
+        span["last"] = cur["epoch"]
+        span["epochs"] += 1
+        span["min_lr"], span["max_lr"] = min(span["min_lr"], cur["lr"]), max(span["max_lr"], cur["lr"])
+        span["min_cost"] = min(span["min_cost"], prev["train_loss"])
+        span["max_cost"] = max(span["max_cost"], prev["train_loss"])
+        span["zero"] = span["zero"] or cur["lr"] == 0
+    return spans
+
+
 # ----------------------------------------------------------------------------- result files as tables
 def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: Optional[str] = None,
                  complete_only: bool = False, problems: Optional[list] = None) -> list[dict]:
@@ -323,6 +383,52 @@ def summarize(results: Sequence[dict], *, task: Optional[str] = None, which: str
     rows.sort(key=lambda r: (r["task"], r["activation"], json.dumps(r["setting"], sort_keys=True),
                              _MODEL_ORDER.get(r["model"], 99), -r["lr"]))
     return rows
+
+
+def variant_gaps(results: Sequence[dict], task: str, *, models: Sequence[str] = ("gru0", "gru1", "gru2", "gru3"),
+                 reference: str = "gru0", collapsed_below: float = 0.2) -> dict:
+    """Final test accuracy of each variant against ``reference``, column by column.
+
+    ``results`` are of one experiment setting (one preset, say). A column is one
+    activation and base rate η of ``task``'s table; it counts only when every one
+    of ``models`` has a result in it (mean over seeds, by :func:`summarize`). A cell whose mean final test accuracy is below
+    ``collapsed_below`` is *collapsed*: the run ended at (or near) chance, and
+    a gap measured against it would say nothing about the variants.
+
+    Returns a dict with
+
+    * ``columns``: ``{(activation, lr): {model: row}}`` for the complete columns;
+    * ``collapsed``: ``[(activation, lr, model, final_row, best_row)]``, with the
+      row of the run's best epoch (:func:`summarize` with ``which="best"``);
+    * ``gaps``: ``{model: [points]}``, the reference's final test accuracy minus
+      the model's, in percentage points, over the columns with no collapsed cell
+      (positive: the model ends below the reference), in column order;
+    * ``healthy``: those columns, in the same order.
+    """
+    if reference not in models:
+        raise ValueError(f"reference {reference!r} is not among models {list(models)}")
+    if not 0 < collapsed_below < 1:
+        raise ValueError(f"collapsed_below must be a fraction of examples in (0, 1), got {collapsed_below!r}")
+    final = summarize(results, task=task)
+    best = {(r["activation"], r["lr"], r["model"]): r for r in summarize(results, task=task, which="best")}
+    cells: dict[tuple, dict] = {}
+    for row in final:
+        if row["model"] not in models:
+            continue
+        cell = cells.setdefault((row["activation"], row["lr"]), {})
+        if row["model"] in cell:
+            raise ValueError(f"results of {task} hold more than one experiment setting for {row['model']} "
+                             f"{row['activation']} lr={row['lr']:g} ({cell[row['model']]['setting']} and "
+                             f"{row['setting']}); pass the results of one setting, e.g. of one preset")
+        cell[row["model"]] = row
+    columns = {k: v for k, v in sorted(cells.items(), key=lambda item: (item[0][0] != "tanh", item[0][0], -item[0][1]))
+               if len(v) == len(models)}
+    collapsed = [(act, lr, m, row, best[act, lr, m]) for (act, lr), v in columns.items() for m, row in v.items()
+                 if row["test_acc_mean"] < collapsed_below]
+    healthy = [k for k, v in columns.items() if all(r["test_acc_mean"] >= collapsed_below for r in v.values())]
+    gaps = {m: [100 * (columns[k][reference]["test_acc_mean"] - columns[k][m]["test_acc_mean"]) for k in healthy]
+            for m in models if m != reference}
+    return {"columns": columns, "collapsed": collapsed, "gaps": gaps, "healthy": healthy}
 
 
 #: What makes two results different experiments (besides task, activation, model and

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from gru_lib import count_params, experiments
 from gru_lib.__main__ import main

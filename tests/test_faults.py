@@ -27,7 +27,7 @@ from gru_lib.data import DataNotFoundError, _download
 from gru_lib.data._files import RemoteFile
 from gru_lib.files import RunFileError, checkpoint_path, remove_stale_temps
 from gru_lib.model import StackedClassifier, build_model
-from gru_lib.train import SequenceData, TrainConfig, train, train_stack
+from gru_lib.train import SequenceData, train, train_stack
 
 
 @pytest.fixture

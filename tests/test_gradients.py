@@ -7,7 +7,7 @@ import torch
 from torch.autograd import gradcheck
 
 from gru_lib import GRU, GRUCell
-from gru_lib.functional import GRUSpec, gru_sequence, gru_sequence_autograd, parameter_shapes
+from gru_lib.functional import GRUSpec, gru_sequence, parameter_shapes
 
 VARIANTS = ["gru0", "gru1", "gru2", "gru3"]
 COMBOS = list(itertools.product(VARIANTS, ["tanh", "relu"], [False, True], ["paper", "cho"]))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gru_lib import GRU, count_params
-from gru_lib.notebook import committed, integer_epochs, max_diff, numel, results_dir, show
+from gru_lib.notebook import committed, integer_epochs, listing, max_diff, numel, results_dir, show
 
 
 def test_numel_counts_trainable_parameters():
@@ -55,3 +55,13 @@ def test_results_dir_and_committed(tmp_path, monkeypatch):
     assert committed(results_dir(), "imdb") == []
     (results / "not-a-result.json").write_text(json.dumps({"something": "else"}))
     assert committed(results_dir(), "imdb", "quick") == []
+
+
+def test_listing_joins_names_as_prose():
+    assert listing(["GRU0"]) == "GRU0"
+    assert listing(["GRU0", "GRU3"]) == "GRU0 and GRU3"
+    assert listing(("a", "b", "c", "d")) == "a, b, c and d"
+    assert listing([63, 80]) == "63 and 80"
+    for bad in ([], "GRU0", ""):
+        with pytest.raises(ValueError, match="non-empty list"):
+            listing(bad)

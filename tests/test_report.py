@@ -1,10 +1,14 @@
 """The renderers the experiment chapters use (gru_lib.report)."""
 
+import math
+
 import pytest
 import torch
 
 from gru_lib import paper
-from gru_lib.report import chance_levels, format_lr, paper_table_markdown, provenance_markdown
+from gru_lib.report import (chance_levels, format_lr, paper_table_markdown, provenance_markdown, rate_stalls,
+                            variant_gaps)
+from gru_lib.train import eq18_lr
 
 
 def test_format_lr():
@@ -81,3 +85,84 @@ def test_chance_levels():
         chance_levels([0, 5], num_classes=3)
     with pytest.raises(ValueError):
         chance_levels([-1, 0])
+
+
+def _eq18_run(losses, base=1e-3):
+    """A result whose rates follow eq. (18) from the given per-epoch mean losses."""
+    history, prev = [], None
+    for epoch, loss in enumerate(losses, start=1):
+        history.append({"epoch": epoch, "lr": eq18_lr(base, epoch, prev), "train_loss": loss})
+        prev = loss
+    return {"config": {"lr": base}, "history": history}
+
+
+def test_rate_stalls_groups_consecutive_epochs():
+    # losses of epochs 3, 4 and 7 exceed ln 1000 = 6.9: epochs 4, 5 and 8 stall
+    run = _eq18_run([2.3, 0.5, 16.0, 40.0, 0.2, 0.1, 8.0, 0.1, 0.1])
+    spans = rate_stalls(run)
+    assert [(s["first"], s["last"], s["epochs"]) for s in spans] == [(4, 5, 2), (8, 8, 1)]
+    assert spans[0]["min_cost"] == 16.0 and spans[0]["max_cost"] == 40.0
+    assert spans[0]["min_lr"] == pytest.approx(1e-3 * math.exp(-40.0))
+    assert spans[0]["max_lr"] == pytest.approx(1e-3 * math.exp(-16.0))
+    assert not any(s["zero"] for s in spans)
+    # at factor 0.1 the threshold is a loss of ln 10 = 2.3026: epoch 1's 2.3 stays just below it
+    assert [s["first"] for s in rate_stalls(run, factor=0.1)] == [4, 8]
+
+
+def test_rate_stalls_sees_a_rate_that_underflows_to_zero():
+    run = _eq18_run([0.1, 2.4e7, 1.9e7, 1.9e7])
+    (span,) = rate_stalls(run)
+    assert (span["first"], span["last"], span["zero"], span["max_lr"]) == (3, 4, True, 0.0)
+    assert rate_stalls(_eq18_run([0.3, 0.2, 0.1])) == []
+    assert rate_stalls({"config": {"lr": 1e-3}, "history": []}) == []
+
+
+@pytest.mark.parametrize("factor", [0, 1, -0.5, True, "0.001"])
+def test_rate_stalls_rejects_bad_factor(factor):
+    with pytest.raises(ValueError, match="factor"):
+        rate_stalls(_eq18_run([0.1, 0.1]), factor=factor)
+
+
+def test_rate_stalls_rejects_a_non_result():
+    with pytest.raises(TypeError, match="result dict"):
+        rate_stalls([1, 2, 3])
+
+
+def _final(model, act, lr, accs, seed=0, epochs=3):
+    """A complete result whose test accuracy goes through ``accs`` (one per epoch)."""
+    return {"config": {"task": "mnist-row", "model": model, "activation": act, "lr": lr, "seed": seed, "epochs": epochs},
+            "data": {"train_size": 100, "test_size": 50}, "preset": "paper", "complete": True, "params": 1,
+            "history": [{"epoch": e, "train_acc": a, "test_acc": a, "seconds": 1.0} for e, a in enumerate(accs, 1)]}
+
+
+def test_variant_gaps_by_hand():
+    runs = [_final("gru0", "tanh", 1e-3, [0.9, 0.98, 0.99]), _final("gru1", "tanh", 1e-3, [0.9, 0.98, 0.985]),
+            _final("gru2", "tanh", 1e-3, [0.9, 0.99, 0.995]), _final("gru3", "tanh", 1e-3, [0.8, 0.9, 0.95]),
+            # a collapsed column: GRU0 peaked at 98% in epoch 2 and ended at chance
+            _final("gru0", "relu", 1e-3, [0.9, 0.98, 0.1]), _final("gru1", "relu", 1e-3, [0.9, 0.97, 0.97]),
+            _final("gru2", "relu", 1e-3, [0.9, 0.97, 0.97]), _final("gru3", "relu", 1e-3, [0.9, 0.96, 0.96]),
+            # an incomplete column (no GRU3) is left out
+            _final("gru0", "tanh", 1e-4, [0.5, 0.6, 0.7]), _final("gru1", "tanh", 1e-4, [0.5, 0.6, 0.7])]
+    g = variant_gaps(runs, "mnist-row")
+    assert list(g["columns"]) == [("tanh", 1e-3), ("relu", 1e-3)]
+    assert g["healthy"] == [("tanh", 1e-3)]
+    assert g["gaps"]["gru1"] == [pytest.approx(0.5)] and g["gaps"]["gru2"] == [pytest.approx(-0.5)]
+    assert g["gaps"]["gru3"] == [pytest.approx(4.0)]
+    ((act, lr, model, final, best),) = g["collapsed"]
+    assert (act, lr, model, final["test_acc_mean"]) == ("relu", 1e-3, "gru0", 0.1)
+    assert best["epochs"] == [2] and best["test_acc_mean"] == 0.98
+    # two seeds of one cell are averaged
+    two = runs[:4] + [_final("gru3", "tanh", 1e-3, [0.8, 0.9, 0.97], seed=1)]
+    assert variant_gaps(two, "mnist-row")["gaps"]["gru3"] == [pytest.approx(3.0)]
+    assert variant_gaps([], "mnist-row") == {"columns": {}, "collapsed": [], "gaps": {m: [] for m in ("gru1", "gru2", "gru3")},
+                                             "healthy": []}
+
+
+def test_variant_gaps_refuses_mixed_settings_and_bad_arguments():
+    runs = [_final("gru0", "tanh", 1e-3, [0.9, 0.99]), _final("gru0", "tanh", 1e-3, [0.9, 0.99, 0.99], epochs=4)]
+    with pytest.raises(ValueError, match="more than one experiment setting"):
+        variant_gaps(runs, "mnist-row")
+    with pytest.raises(ValueError, match="reference"):
+        variant_gaps(runs[:1], "mnist-row", reference="lstm")
+    with pytest.raises(ValueError, match="collapsed_below"):
+        variant_gaps(runs[:1], "mnist-row", collapsed_below=20)

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from gru_lib import experiments
 from gru_lib.model import StackedClassifier, build_model
 from gru_lib.optim import StackedRMSprop
-from gru_lib.train import KERAS_RMSPROP, NonFiniteLossError, TrainConfig, train, train_stack
+from gru_lib.train import KERAS_RMSPROP, NonFiniteLossError, train, train_stack
 from test_train import config, toy_data, toy_tokens
 
 DATA = Path(os.environ.get("GRU_LIB_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))

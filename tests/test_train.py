@@ -18,7 +18,6 @@ from gru_lib.train import (
     KERAS_RMSPROP,
     ResumeError,
     NonFiniteLossError,
-    SequenceClassifier,
     StackedClassifier,
     SequenceData,
     TrainConfig,
