@@ -19,15 +19,26 @@ Which files a run may replace (:func:`claim_run_files`)
     ``.ckpt``, notes in a ``.json``) is never replaced unless the caller asks to
     overwrite, and a run that starts again replaces the old files only when its
     first epoch has something to put in their place.
+
+One writer per run (:func:`run_lock`)
+    While a run trains it holds a lock on ``.NAME.lock`` beside its result
+    (``fcntl.flock``, released by the system when the process ends, however it
+    ends). A second process that asks for the same result file is refused with a
+    :class:`RunFileError` that names the holder, instead of interleaving its epochs
+    with the first one's. The lock file is removed when the run ends; one left by
+    a killed process is taken over. Where there is no ``fcntl`` (Windows), runs
+    are not locked.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -54,9 +65,11 @@ __all__ = [
     "atomic_file",
     "atomic_write_bytes",
     "atomic_write_json",
+    "check_not_running",
     "check_writable",
     "checkpoint_path",
     "claim_run_files",
+    "lock_path",
     "device_name",
     "file_mode",
     "load_checkpoint",
@@ -68,6 +81,7 @@ __all__ = [
     "read_run_result",
     "remove_stale_temps",
     "result_problems",
+    "run_lock",
 ]
 
 #: Identifies the layout of result JSON files (and of the checkpoints beside them).
@@ -366,6 +380,91 @@ def check_writable(path: Union[str, Path], what: str = "output") -> None:
         raise RunFileError(f"cannot write the {what} {path}: the directory {parent} is not writable")
 
 
+# ----------------------------------------------------------------------------- one writer per run
+def lock_path(out: Union[str, Path]) -> Path:
+    """The lock file of the run whose result is ``out``: ``.NAME.lock`` beside it."""
+    out = Path(out)
+    return out.parent / f".{out.name}.lock"
+
+
+def _is_busy(err: OSError) -> bool:
+    return err.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+
+
+def _busy_error(out: Path, fd: int) -> RunFileError:
+    with contextlib.suppress(OSError):
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
+        if len(holder) >= 2:
+            return RunFileError(f"{out} is being written by another run (process {holder[0]} on {holder[1]}); "
+                                "wait for it to finish, stop it, or choose another --out")
+    return RunFileError(f"{out} is being written by another run; wait for it to finish, stop it, "
+                        "or choose another --out")
+
+
+def check_not_running(out: Union[str, Path]) -> None:
+    """:class:`RunFileError` if another process holds the run lock of ``out`` (:func:`run_lock`).
+
+    Creates nothing: a missing lock file means that no run is writing ``out``.
+    """
+    if fcntl is None:
+        return
+    out = Path(out)
+    try:
+        fd = os.open(lock_path(out), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as err:
+        if _is_busy(err):
+            raise _busy_error(out, fd) from None
+        raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def run_lock(out: Union[str, Path]) -> Iterator[Path]:
+    """Hold the lock that makes this process the only writer of the run ``out`` (and its checkpoint).
+
+    Raises :class:`RunFileError` at once if another process holds it. The lock
+    file records the holder (process id and host) for that message and is
+    removed on exit. Yields the lock file's path.
+    """
+    out = Path(out)
+    path = lock_path(out)
+    if fcntl is None:  # pragma: no cover - Windows
+        yield path
+        return
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            try:
+                if _is_busy(err):
+                    raise _busy_error(out, fd) from None
+                raise
+            finally:
+                os.close(fd)
+        # the holder before us removes the file as it lets go: lock the file now at the path
+        try:
+            mine, there = os.fstat(fd), os.stat(path)
+            if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # while still locked, so that no one locks a file on its way out
+        os.close(fd)
+
+
 # ----------------------------------------------------------------------------- claiming a run's files
 #: How a run treats the files already at its path, one of ``"new"`` (there must be none),
 #: ``"fresh"`` (start again; gru_lib's own files are replaced, foreign ones refused),
@@ -386,12 +485,15 @@ class RunFiles:
     replaces: bool = False  # files are there and the run will replace them
 
 
-def claim_run_files(out: Union[str, Path], mode: str) -> RunFiles:
+def claim_run_files(out: Union[str, Path], mode: str, *, locks: Optional[contextlib.ExitStack] = None) -> RunFiles:
     """Check, before any training, that a run may use ``out`` and its checkpoint in ``mode`` (:data:`RUN_MODES`).
 
     Returns what was found (for ``"resume"`` the result and the checkpoint's
     content); raises :class:`RunFileError` saying what stands in the way and what to
-    do. Nothing is written or deleted here.
+    do, including another process that is writing the same run. Without
+    ``locks`` nothing is written or deleted here; with an ``ExitStack``, the run's
+    lock (:func:`run_lock`) is taken before the files are read and held until
+    the stack closes.
     """
     if mode not in RUN_MODES:
         raise ValueError(f"mode must be one of {list(RUN_MODES)}, got {mode!r}")
@@ -399,6 +501,11 @@ def claim_run_files(out: Union[str, Path], mode: str) -> RunFiles:
     ckpt = checkpoint_path(out)
     check_writable(out, "result file")
     check_writable(ckpt, "checkpoint")
+    if locks is None:
+        check_not_running(out)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        locks.enter_context(run_lock(out))
     files = RunFiles(out, ckpt, mode)
     present = [p for p in (out, ckpt) if p.exists()]
     if not present:

@@ -502,13 +502,15 @@ def run_mode(resume: bool, overwrite: bool) -> str:
 
 
 def preflight(configs: Sequence[TrainConfig], outs: Optional[Sequence[Union[str, Path, None]]] = None, *,
-              resume: bool = False, overwrite: bool = False, data: Optional[SequenceData] = None
-              ) -> tuple[torch.device, list[Optional[RunFiles]]]:
+              resume: bool = False, overwrite: bool = False, data: Optional[SequenceData] = None,
+              locks: Optional[contextlib.ExitStack] = None) -> tuple[torch.device, list[Optional[RunFiles]]]:
     """Everything that can be checked before training: the configurations (one stack), the
     device, threads and model size (:func:`~gru_lib.config.check_runtime`) and each run's files
-    (:func:`~gru_lib.files.claim_run_files`). Returns the device and what was found at
-    each path; raises ``ValueError``/``TypeError`` (:class:`~gru_lib.files.RunFileError`
-    for the files) before anything is written."""
+    (:func:`~gru_lib.files.claim_run_files`, which also refuses a run that another process is
+    writing). Returns the device and what was found at each path; raises
+    ``ValueError``/``TypeError`` (:class:`~gru_lib.files.RunFileError` for the files) before
+    anything is written. With ``locks``, each run's lock (:func:`~gru_lib.files.run_lock`) is
+    taken before its files are read and held until ``locks`` closes."""
     configs = list(configs)
     if not configs or not all(isinstance(c, TrainConfig) for c in configs):
         raise TypeError("expected one or more TrainConfig objects")
@@ -531,16 +533,20 @@ def preflight(configs: Sequence[TrainConfig], outs: Optional[Sequence[Union[str,
             raise ValueError(f"run {i} cannot share a stack with run 0; only {', '.join(STACK_FREE)} may differ "
                              f"({'; '.join(diffs)})")
     device = check_runtime(configs[0], data)
-    claims = [claim_run_files(o, mode) if o is not None else None for o in outs]
+    claims = [claim_run_files(o, mode, locks=locks) if o is not None else None for o in outs]
     return device, claims
 
 
-def _train_members(configs, data, outs, *, resume, overwrite, progress, deterministic, command, extra, on_epoch,
-                   cuda_graph) -> tuple[list[dict], list[Optional[NonFiniteLossError]]]:
+def _train_members(configs, data, outs, *, resume, overwrite, **how) -> tuple[list[dict], list[Optional[NonFiniteLossError]]]:
     if data is None:
         raise TypeError("data must be a SequenceData, got None")
-    device, claims = preflight(configs, outs, resume=resume, overwrite=overwrite, data=data)
-    configs = list(configs)
+    with contextlib.ExitStack() as locks:  # each run's lock is held from the check of its files to its last write
+        device, claims = preflight(configs, outs, resume=resume, overwrite=overwrite, data=data, locks=locks)
+        return _train_claimed(list(configs), data, device, claims, **how)
+
+
+def _train_claimed(configs, data, device, claims, *, progress, deterministic, command, extra, on_epoch,
+                   cuda_graph) -> tuple[list[dict], list[Optional[NonFiniteLossError]]]:
     ref = configs[0]
     if cuda_graph and device.type != "cuda":
         warnings.warn("cuda_graph=True applies to CUDA devices only; training eagerly", RuntimeWarning, stacklevel=3)

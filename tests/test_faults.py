@@ -503,3 +503,92 @@ def test_downloads_and_the_imdb_cache_respect_the_umask(tmp_path, monkeypatch, u
 
     imdb._write_cache(tmp_path / "cache.pt", {"x": torch.zeros(2)})
     assert mode(tmp_path / "cache.pt") == 0o666 & ~umask
+
+
+# ----------------------------------------------------------------------------- 8. one writer per run
+HOLD = """
+import sys
+from gru_lib.files import run_lock
+with run_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def held_elsewhere():
+    """Hold a run's lock in another process until the test lets go of it."""
+    procs = []
+
+    def hold(out):
+        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True, env=dict(os.environ) | {"PYTHONPATH": str(ROOT)})
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "held"
+        return proc
+
+    yield hold
+    for proc in procs:
+        proc.communicate("", timeout=60)
+
+
+def test_a_run_another_process_is_writing_is_refused_before_the_data_loads(no_data, tmp_path, capsys, held_elsewhere):
+    out = tmp_path / "x.json"
+    proc = held_elsewhere(out)
+    for flags in ([], ["--resume"], ["--overwrite"]):
+        assert main(run_args(out, *flags)) == 2
+        err = capsys.readouterr().err
+        assert f"being written by another run (process {proc.pid} on" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".x.json.lock"]
+
+
+def test_a_run_starts_once_the_other_process_lets_go(tiny, tmp_path, held_elsewhere):
+    out = tmp_path / "x.json"
+    proc = held_elsewhere(out)
+    proc.communicate("", timeout=60)
+    assert main(run_args(out, "--quiet", epochs=1)) == 0
+    assert json.loads(out.read_text())["complete"]
+    assert not files.lock_path(out).exists()
+
+
+def test_the_api_refuses_a_second_writer_and_lets_go_however_a_run_ends(tmp_path):
+    out, data = tmp_path / "x.json", toy_data()
+    with files.run_lock(out):
+        with pytest.raises(RunFileError, match="being written by another run"):
+            train(config(), data, out=out, progress=False)
+        with pytest.raises(RunFileError, match="being written by another run"):
+            train_stack([config(seed=1), config(seed=2)], data, outs=[tmp_path / "y.json", out], progress=False)
+    assert not out.exists() and not (tmp_path / "y.json").exists()
+
+    def interrupt(result):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), data, out=out, progress=False, on_epoch=interrupt)
+    assert not files.lock_path(out).exists()
+    assert len(train(config(), data, out=out, resume=True, progress=False)["history"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.ckpt", "x.json"]
+
+
+def test_the_lock_file_of_a_killed_run_is_taken_over(tmp_path):
+    out = tmp_path / "x.json"
+    files.lock_path(out).write_text("4242 elsewhere\n")  # left by a process that no longer holds it
+    files.check_not_running(out)
+    train(config(epochs=1), toy_data(), out=out, progress=False)
+    assert not files.lock_path(out).exists()
+
+
+def test_checking_for_a_writer_creates_nothing(tmp_path):
+    files.check_not_running(tmp_path / "x.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_grid_reports_a_run_another_process_is_writing_and_trains_the_others(tiny, tmp_path, capsys, held_elsewhere):
+    d = tmp_path / "grid"
+    d.mkdir()
+    held_elsewhere(grid_path(d, 1))
+    assert main([*GRID, str(d), "--hidden-size", "8", "--quiet", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert grid_path(d, 1).name in err and "being written by another run" in err and "1 failed" in err
+    assert json.loads(grid_path(d, 0).read_text())["complete"] and json.loads(grid_path(d, 2).read_text())["complete"]
+    assert not grid_path(d, 1).exists()
