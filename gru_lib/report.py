@@ -195,10 +195,10 @@ def rate_stalls(result: dict, factor: float = 1e-3) -> list[dict]:
     Under eq. (18), ``η(e) = η · exp(−cost(e−1))`` (the paper's notation; ``cost`` is
     the previous epoch's mean training loss), an epoch whose mean loss exceeds
     ``ln(1/factor)`` (6.9 for the default 10⁻³) sets the next epoch's rate to less
-    than ``factor · η``: the model all but stands still for that epoch. A mean loss
-    above about 745 makes ``exp(−cost)`` underflow to exactly 0 in double
-    precision; the weights then stop changing, the loss stays where it is, and so
-    does the rate of zero.
+    than ``factor · η``: the model all but stands still for that epoch. Above a
+    mean loss of ``ln η + 1075 ln 2`` (738 for η = 10⁻³), ``η · exp(−cost)`` is
+    below half the smallest double and rounds to exactly 0: the weights do not
+    change at all in the next epoch.
 
     Parameters
     ----------
