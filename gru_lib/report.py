@@ -390,24 +390,25 @@ def variant_gaps(results: Sequence[dict], task: str, *, models: Sequence[str] = 
     """Final test accuracy of each variant against ``reference``, column by column.
 
     ``results`` are of one experiment setting (one preset, say). A column is one
-    activation and base rate η of ``task``'s table; it counts only when every one
-    of ``models`` has a result in it (mean over seeds, by :func:`summarize`). A cell whose mean final test accuracy is below
-    ``collapsed_below`` is *collapsed*: the run ended at (or near) chance, and
-    a gap measured against it would say nothing about the variants.
+    activation and base rate η of ``task``'s table; it counts when ``reference``
+    has a result in it (mean over seeds, by :func:`summarize`), and holds those
+    of ``models`` that have one too. A cell whose mean final test accuracy is
+    below ``collapsed_below`` is *collapsed*: the run ended at (or near) chance,
+    and a gap measured against it would say nothing about the variants.
 
     Returns a dict with
 
-    * ``columns``: ``{(activation, lr): {model: row}}`` for the complete columns;
+    * ``columns``: ``{(activation, lr): {model: row}}``, tanh first, larger η first;
     * ``collapsed``: ``[(activation, lr, model, final_row, best_row)]``, with the
       row of the run's best epoch (:func:`summarize` with ``which="best"``);
-    * ``gaps``: ``{model: [points]}``, the reference's final test accuracy minus
-      the model's, in percentage points, over the columns with no collapsed cell
-      (positive: the model ends below the reference), in column order;
-    * ``healthy``: those columns, in the same order.
+    * ``healthy``: the columns with no collapsed cell;
+    * ``gaps``: ``{model: {(activation, lr): points}}`` over the healthy columns
+      that hold the model: the reference's final test accuracy minus the
+      model's, in percentage points (positive: the model ends below the reference).
     """
     if reference not in models:
         raise ValueError(f"reference {reference!r} is not among models {list(models)}")
-    if not 0 < collapsed_below < 1:
+    if isinstance(collapsed_below, bool) or not isinstance(collapsed_below, (int, float)) or not 0 < collapsed_below < 1:
         raise ValueError(f"collapsed_below must be a fraction of examples in (0, 1), got {collapsed_below!r}")
     final = summarize(results, task=task)
     best = {(r["activation"], r["lr"], r["model"]): r for r in summarize(results, task=task, which="best")}
@@ -421,14 +422,17 @@ def variant_gaps(results: Sequence[dict], task: str, *, models: Sequence[str] = 
                              f"{row['activation']} lr={row['lr']:g} ({cell[row['model']]['setting']} and "
                              f"{row['setting']}); pass the results of one setting, e.g. of one preset")
         cell[row["model"]] = row
-    columns = {k: v for k, v in sorted(cells.items(), key=lambda item: (item[0][0] != "tanh", item[0][0], -item[0][1]))
-               if len(v) == len(models)}
+    order = {m: i for i, m in enumerate(models)}
+    columns = {k: dict(sorted(v.items(), key=lambda item: order[item[0]]))
+               for k, v in sorted(cells.items(), key=lambda item: (item[0][0] != "tanh", item[0][0], -item[0][1]))
+               if reference in v}
     collapsed = [(act, lr, m, row, best[act, lr, m]) for (act, lr), v in columns.items() for m, row in v.items()
                  if row["test_acc_mean"] < collapsed_below]
     healthy = [k for k, v in columns.items() if all(r["test_acc_mean"] >= collapsed_below for r in v.values())]
-    gaps = {m: [100 * (columns[k][reference]["test_acc_mean"] - columns[k][m]["test_acc_mean"]) for k in healthy]
+    gaps = {m: {k: 100 * (columns[k][reference]["test_acc_mean"] - columns[k][m]["test_acc_mean"])
+                for k in healthy if m in columns[k]}
             for m in models if m != reference}
-    return {"columns": columns, "collapsed": collapsed, "gaps": gaps, "healthy": healthy}
+    return {"columns": columns, "collapsed": collapsed, "healthy": healthy, "gaps": gaps}
 
 
 #: What makes two results different experiments (besides task, activation, model and

@@ -141,21 +141,25 @@ def test_variant_gaps_by_hand():
             # a collapsed column: GRU0 peaked at 98% in epoch 2 and ended at chance
             _final("gru0", "relu", 1e-3, [0.9, 0.98, 0.1]), _final("gru1", "relu", 1e-3, [0.9, 0.97, 0.97]),
             _final("gru2", "relu", 1e-3, [0.9, 0.97, 0.97]), _final("gru3", "relu", 1e-3, [0.9, 0.96, 0.96]),
-            # an incomplete column (no GRU3) is left out
-            _final("gru0", "tanh", 1e-4, [0.5, 0.6, 0.7]), _final("gru1", "tanh", 1e-4, [0.5, 0.6, 0.7])]
+            # a column without GRU2 and GRU3 counts with the variants it has
+            _final("gru0", "tanh", 1e-4, [0.5, 0.6, 0.7]), _final("gru1", "tanh", 1e-4, [0.5, 0.6, 0.72]),
+            # a column without the reference does not
+            _final("gru1", "relu", 1e-4, [0.5, 0.6, 0.7])]
     g = variant_gaps(runs, "mnist-row")
-    assert list(g["columns"]) == [("tanh", 1e-3), ("relu", 1e-3)]
-    assert g["healthy"] == [("tanh", 1e-3)]
-    assert g["gaps"]["gru1"] == [pytest.approx(0.5)] and g["gaps"]["gru2"] == [pytest.approx(-0.5)]
-    assert g["gaps"]["gru3"] == [pytest.approx(4.0)]
+    assert list(g["columns"]) == [("tanh", 1e-3), ("tanh", 1e-4), ("relu", 1e-3)]
+    assert list(g["columns"]["tanh", 1e-4]) == ["gru0", "gru1"]
+    assert g["healthy"] == [("tanh", 1e-3), ("tanh", 1e-4)]
+    assert g["gaps"]["gru1"] == {("tanh", 1e-3): pytest.approx(0.5), ("tanh", 1e-4): pytest.approx(-2.0)}
+    assert g["gaps"]["gru2"] == {("tanh", 1e-3): pytest.approx(-0.5)}
+    assert g["gaps"]["gru3"] == {("tanh", 1e-3): pytest.approx(4.0)}
     ((act, lr, model, final, best),) = g["collapsed"]
     assert (act, lr, model, final["test_acc_mean"]) == ("relu", 1e-3, "gru0", 0.1)
     assert best["epochs"] == [2] and best["test_acc_mean"] == 0.98
     # two seeds of one cell are averaged
     two = runs[:4] + [_final("gru3", "tanh", 1e-3, [0.8, 0.9, 0.97], seed=1)]
-    assert variant_gaps(two, "mnist-row")["gaps"]["gru3"] == [pytest.approx(3.0)]
-    assert variant_gaps([], "mnist-row") == {"columns": {}, "collapsed": [], "gaps": {m: [] for m in ("gru1", "gru2", "gru3")},
-                                             "healthy": []}
+    assert variant_gaps(two, "mnist-row")["gaps"]["gru3"] == {("tanh", 1e-3): pytest.approx(3.0)}
+    assert variant_gaps([], "mnist-row") == {"columns": {}, "collapsed": [], "healthy": [],
+                                             "gaps": {m: {} for m in ("gru1", "gru2", "gru3")}}
 
 
 def test_variant_gaps_refuses_mixed_settings_and_bad_arguments():
