@@ -38,6 +38,7 @@ import json
 import math
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -568,22 +569,48 @@ def _git(*args: str) -> Optional[str]:
     return r.stdout if r.returncode == 0 else None
 
 
+#: Read when there is no git checkout (a copy of the tree sent to another machine, say):
+#: the commit that tree was taken from, as 7 to 40 hexadecimal digits.
+SOURCE_COMMIT_ENV = "GRU_LIB_GIT_COMMIT"
+
+
+def _source_revision() -> tuple[Optional[str], Optional[bool]]:
+    """``(commit, dirty)`` of the checkout this package was loaded from, read now.
+
+    Outside a git checkout the commit is ``$GRU_LIB_GIT_COMMIT`` when it is a commit
+    hash, else ``None``; whether the files differ from it is then unknown (``None``).
+    """
+    commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        given = os.environ.get(SOURCE_COMMIT_ENV, "").strip().lower()
+        return (given if re.fullmatch(r"[0-9a-f]{7,40}", given) else None), None
+    # "dirty": the package's own files differ from that commit (edited or new files)
+    status = _git("status", "--porcelain", "--", "gru_lib")
+    return commit.strip(), (bool(status.strip()) if status is not None else None)
+
+
+# Read once, as the package's code is loaded: a grid that trains for hours records the
+# commit of the code it runs, not wherever the checkout's HEAD has moved since.
+_SOURCE_REVISION = _source_revision()
+
+
 def provenance(device: torch.device, command: Optional[list[str]] = None) -> dict:
     """Where a result came from: versions, commit, device, threads, date, command (no host name).
 
-    ``git_commit`` is ``git rev-parse HEAD`` of the checkout ``gru_lib`` was imported
-    from (``None`` outside a git checkout, e.g. an installed wheel); ``git_dirty`` says
-    whether files under ``gru_lib/`` differ from that commit.
+    ``git_commit`` is the commit (``git rev-parse HEAD``) of the checkout ``gru_lib`` was
+    imported from, read when the package was imported, so that a long-running process
+    records the code it runs even after the checkout moves on. Outside a git checkout it
+    is ``$GRU_LIB_GIT_COMMIT`` if set, else ``None`` (an installed wheel). ``git_dirty``
+    says whether files under ``gru_lib/`` differed from that commit at import (``None``
+    when unknown).
     """
     from . import __version__
 
-    commit = _git("rev-parse", "HEAD")
-    # "dirty": the package's own files differ from that commit (edited or new files)
-    status = _git("status", "--porcelain", "--", "gru_lib") if commit else None
+    commit, dirty = _SOURCE_REVISION
     return {
         "gru_lib_version": __version__,
-        "git_commit": commit.strip() if commit else None,
-        "git_dirty": (bool(status.strip()) if status is not None else None),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "torch_version": str(torch.__version__),
         "python_version": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
