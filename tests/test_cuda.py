@@ -34,7 +34,11 @@ def test_matches_cudnn_gru():
     ref = torch.nn.GRU(6, 8, num_layers=2, bidirectional=True, batch_first=True).cuda()
     ours = GRU.from_torch(ref)
     x = torch.randn(4, 30, 6, device="cuda")
-    torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=1e-5, rtol=0)
+    # cuDNN's RNNs use TF32 by default on Ampere and later (errors near 3e-4 on an H200);
+    # the comparison is with cuDNN's float32 arithmetic.
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        expected = ref(x)[0]
+    torch.testing.assert_close(ours(x)[0], expected, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
