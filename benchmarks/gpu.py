@@ -103,7 +103,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     graphs = [False, True] if device.type == "cuda" else [False]
-    env = environment(device)
+    env = environment(device, "gpu.py", argv)
     print(f"torch {env['torch']}, {env['device']}; seconds per epoch, batch 32")
     rows, per_task = [], {}
     for task in args.tasks:

@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gru_lib  # noqa: E402
 from gru_lib.experiments import TASKS  # noqa: E402
-from gru_lib.files import device_name  # noqa: E402
+from gru_lib.files import device_name, provenance  # noqa: E402
 from gru_lib.model import StackedClassifier, build_model  # noqa: E402
 from gru_lib.optim import StackedRMSprop  # noqa: E402
 from gru_lib.train import KERAS_RMSPROP, TrainStep  # noqa: E402
@@ -106,9 +106,13 @@ def compare(task: str, k: int, *, model: str = "gru0", device: torch.device, bat
             "single_s_per_model_epoch": alone, "speedup": alone / stacked}
 
 
-def environment(device: torch.device) -> dict:
+def environment(device: torch.device, script: str, argv: Optional[list[str]]) -> dict:
+    """What a benchmark's numbers depend on, and where they came from (commit, date, command)."""
+    prov = provenance(device, ["python", f"benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
     return {"torch": torch.__version__, "gru_lib": gru_lib.__version__, "threads": torch.get_num_threads(),
-            "device": device_name(device), "python": platform.python_version()}
+            "device": device_name(device), "python": platform.python_version(),
+            "git_commit": prov["git_commit"], "git_dirty": prov["git_dirty"], "date": prov["date"],
+            "command": prov["command"]}
 
 
 def main(argv: Optional[list[str]] = None) -> dict:
@@ -126,7 +130,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    env = environment(device)
+    env = environment(device, "stack.py", argv)
     print(f"torch {env['torch']}, {args.threads} threads, {env['device']}, model {args.model}, batch 32")
     print(f"{'task':<12} {'K':>3} {'stack s/model-epoch':>20} {'one by one':>11} {'speed-up':>9}")
     rows = []

@@ -569,21 +569,25 @@ def _git(*args: str) -> Optional[str]:
     return r.stdout if r.returncode == 0 else None
 
 
-#: Read when there is no git checkout (a copy of the tree sent to another machine, say):
-#: the commit that tree was taken from, as 7 to 40 hexadecimal digits.
+#: The commit a copy of the tree was taken from (7 to 40 hexadecimal digits), for a
+#: copy sent to another machine: set, it is recorded instead of what git finds there.
 SOURCE_COMMIT_ENV = "GRU_LIB_GIT_COMMIT"
 
 
 def _source_revision() -> tuple[Optional[str], Optional[bool]]:
-    """``(commit, dirty)`` of the checkout this package was loaded from, read now.
+    """``(commit, dirty)`` of the code this package was loaded from, read now.
 
-    Outside a git checkout the commit is ``$GRU_LIB_GIT_COMMIT`` when it is a commit
-    hash, else ``None``; whether the files differ from it is then unknown (``None``).
+    ``$GRU_LIB_GIT_COMMIT``, when it is a commit hash, names the commit; whether the
+    files differ from it is then unknown (``None``). Otherwise git is asked: ``HEAD`` of
+    the checkout, and whether files under ``gru_lib/`` differ from it; ``(None, None)``
+    outside a git checkout.
     """
+    given = os.environ.get(SOURCE_COMMIT_ENV, "").strip().lower()
+    if re.fullmatch(r"[0-9a-f]{7,40}", given):
+        return given, None
     commit = _git("rev-parse", "HEAD")
     if commit is None:
-        given = os.environ.get(SOURCE_COMMIT_ENV, "").strip().lower()
-        return (given if re.fullmatch(r"[0-9a-f]{7,40}", given) else None), None
+        return None, None
     # "dirty": the package's own files differ from that commit (edited or new files)
     status = _git("status", "--porcelain", "--", "gru_lib")
     return commit.strip(), (bool(status.strip()) if status is not None else None)
@@ -599,8 +603,8 @@ def provenance(device: torch.device, command: Optional[list[str]] = None) -> dic
 
     ``git_commit`` is the commit (``git rev-parse HEAD``) of the checkout ``gru_lib`` was
     imported from, read when the package was imported, so that a long-running process
-    records the code it runs even after the checkout moves on. Outside a git checkout it
-    is ``$GRU_LIB_GIT_COMMIT`` if set, else ``None`` (an installed wheel). ``git_dirty``
+    records the code it runs even after the checkout moves on; ``$GRU_LIB_GIT_COMMIT``
+    overrides it, and it is ``None`` outside a git checkout (an installed wheel). ``git_dirty``
     says whether files under ``gru_lib/`` differed from that commit at import (``None``
     when unknown).
     """

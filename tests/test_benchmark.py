@@ -48,6 +48,8 @@ def test_stack_benchmark_reports_a_speedup_per_stack_size(tmp_path):
                                                               ("imdb", 2)]
     for r in result["rows"]:
         assert r["speedup"] == r["single_s_per_model_epoch"] / r["stacked_s_per_model_epoch"] > 0
+    assert result["command"][:2] == ["python", "benchmarks/stack.py"] and "--stacks" in result["command"]
+    assert result["date"].startswith("20") and "git_commit" in result
 
 
 def test_gpu_benchmark_runs_on_the_cpu_and_projects_the_grid(tmp_path, capsys):

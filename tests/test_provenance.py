@@ -46,20 +46,20 @@ def test_a_long_process_records_the_commit_it_loaded_while_head_moves_on(tmp_pat
     assert {s["git_commit"] for r in recorded for s in r["sessions"]} == {loaded}
 
 
-def test_the_revision_is_read_from_git_or_else_from_the_environment(monkeypatch):
+def test_the_revision_is_read_from_git_unless_the_environment_names_it(monkeypatch):
     from gru_lib import files
 
+    monkeypatch.delenv(files.SOURCE_COMMIT_ENV, raising=False)
     answers = {"rev-parse": "0123456789abcdef0123456789abcdef01234567\n", "status": " M gru_lib/cell.py\n"}
     monkeypatch.setattr(files, "_git", lambda cmd, *rest: answers[cmd])
     assert files._source_revision() == ("0123456789abcdef0123456789abcdef01234567", True)
     answers["status"] = ""
     assert files._source_revision()[1] is False
-
-    monkeypatch.setattr(files, "_git", lambda *args: None)  # a copy of the tree without .git
-    monkeypatch.delenv(files.SOURCE_COMMIT_ENV, raising=False)
-    assert files._source_revision() == (None, None)
+    # a copy of the tree on another machine: git there may know another commit, or none
     monkeypatch.setenv(files.SOURCE_COMMIT_ENV, " 72F8E7D\n")
     assert files._source_revision() == ("72f8e7d", None)
-    for bad in ("main", "72f8e7", "g" * 40, "0" * 41):
+    for bad in ("main", "72f8e7", "g" * 40, "0" * 41, ""):
         monkeypatch.setenv(files.SOURCE_COMMIT_ENV, bad)
-        assert files._source_revision() == (None, None), bad
+        assert files._source_revision() == ("0123456789abcdef0123456789abcdef01234567", False), bad
+    monkeypatch.setattr(files, "_git", lambda *args: None)
+    assert files._source_revision() == (None, None)
