@@ -402,6 +402,20 @@ def _busy_error(out: Path, fd: int) -> RunFileError:
                         "or choose another --out")
 
 
+def _flock_or_refuse(fd: int, out: Path, how: int) -> None:
+    """``flock`` the lock file ``fd`` without waiting; if that fails, close ``fd`` and raise
+    (:class:`RunFileError` naming the holder when another process has it)."""
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except OSError as err:
+        try:
+            if _is_busy(err):
+                raise _busy_error(out, fd) from None
+            raise
+        finally:
+            os.close(fd)
+
+
 def check_not_running(out: Union[str, Path]) -> None:
     """:class:`RunFileError` if another process holds the run lock of ``out`` (:func:`run_lock`).
 
@@ -414,14 +428,8 @@ def check_not_running(out: Union[str, Path]) -> None:
         fd = os.open(lock_path(out), os.O_RDONLY)
     except OSError:
         return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as err:
-        if _is_busy(err):
-            raise _busy_error(out, fd) from None
-        raise
-    finally:
-        os.close(fd)
+    _flock_or_refuse(fd, out, fcntl.LOCK_SH)
+    os.close(fd)
 
 
 @contextlib.contextmanager
@@ -439,15 +447,7 @@ def run_lock(out: Union[str, Path]) -> Iterator[Path]:
         return
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            try:
-                if _is_busy(err):
-                    raise _busy_error(out, fd) from None
-                raise
-            finally:
-                os.close(fd)
+        _flock_or_refuse(fd, out, fcntl.LOCK_EX)
         # the holder before us removes the file as it lets go: lock the file now at the path
         try:
             mine, there = os.fstat(fd), os.stat(path)

@@ -11,7 +11,7 @@ a table readable: the accuracy of guessing (:func:`chance_levels`).
   commit, device, threads, dates), one row per distinct origin;
 * :func:`chance_levels` — class frequencies of a label vector, the uniform
   guess ``1/K`` and the accuracy of always answering the most frequent class;
-* :func:`format_lr` — ``1e-3`` as ``10⁻³``;
+* :func:`format_lr` — ``1e-3`` as ``10⁻³``; :func:`format_gap` — gaps in points, in words;
 * :func:`rate_stalls` — the spans of epochs in which eq. (18) all but stopped a
   run, read from its recorded rates;
 * :func:`variant_gaps` — how far each variant ends from a reference variant, in
@@ -37,7 +37,7 @@ from .tasks import TASKS
 from .tasks import get_task as _task
 from .tasks import model_label as _label
 
-__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_lr", "load_results", "paper_table_markdown",
+__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "paper_table_markdown",
            "provenance_markdown", "rate_stalls", "results_table", "summarize", "variant_gaps"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -56,6 +56,29 @@ def format_lr(lr: float) -> str:
     if abs(lr / 10 ** exp - 1) < 1e-9:
         return "10" + str(exp).translate(_SUPERSCRIPT)
     return f"{lr:g}"
+
+
+def format_gap(points: Union[float, Sequence[float]]) -> str:
+    """Gaps of :func:`variant_gaps` (percentage points, positive: below the reference) in words.
+
+    One gap, or the range of several (a variant's gaps over the columns):
+
+    >>> format_gap(0.3214)
+    '0.32 points below'
+    >>> format_gap([0.17, 0.32]), format_gap([-0.05, -0.051]), format_gap([0.1, -0.2])
+    ('0.17 to 0.32 points below', '0.05 points above', 'from 0.10 points below to 0.20 above')
+    """
+    values = [points] if isinstance(points, (int, float)) else list(points) if (
+        isinstance(points, Sequence) and not isinstance(points, str)) else []
+    if not values or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p)
+                             for p in values):
+        raise ValueError(f"points must be a finite number or a non-empty sequence of them, got {points!r}")
+    lo, hi = min(values), max(values)
+    if lo >= 0 or hi < 0:
+        a, b = sorted((abs(lo), abs(hi)))
+        size = f"{a:.2f}" if f"{a:.2f}" == f"{b:.2f}" else f"{a:.2f} to {b:.2f}"
+        return f"{size} points {'below' if lo >= 0 else 'above'}"
+    return f"from {hi:.2f} points below to {-lo:.2f} above"
 
 
 def paper_table_markdown(number: int, *, caption: bool = True) -> str:
@@ -403,8 +426,11 @@ def variant_gaps(results: Sequence[dict], task: str, *, models: Sequence[str] = 
       row of the run's best epoch (:func:`summarize` with ``which="best"``);
     * ``healthy``: the columns with no collapsed cell;
     * ``gaps``: ``{model: {(activation, lr): points}}`` over the healthy columns
-      that hold the model: the reference's final test accuracy minus the
-      model's, in percentage points (positive: the model ends below the reference).
+      where the model and the reference share a seed: the reference's final test
+      accuracy minus the model's, in percentage points (positive: the model ends
+      below the reference), paired by seed and averaged over the shared seeds,
+      so that a seed only one of the two has does not move the gap;
+    * ``gap_seeds``: ``{model: {(activation, lr): [seed, ...]}}``, those shared seeds.
     """
     if reference not in models:
         raise ValueError(f"reference {reference!r} is not among models {list(models)}")
@@ -429,10 +455,20 @@ def variant_gaps(results: Sequence[dict], task: str, *, models: Sequence[str] = 
     collapsed = [(act, lr, m, row, best[act, lr, m]) for (act, lr), v in columns.items() for m, row in v.items()
                  if row["test_acc_mean"] < collapsed_below]
     healthy = [k for k, v in columns.items() if all(r["test_acc_mean"] >= collapsed_below for r in v.values())]
-    gaps = {m: {k: 100 * (columns[k][reference]["test_acc_mean"] - columns[k][m]["test_acc_mean"])
-                for k in healthy if m in columns[k]}
-            for m in models if m != reference}
-    return {"columns": columns, "collapsed": collapsed, "healthy": healthy, "gaps": gaps}
+    finals: dict[tuple, dict[int, float]] = {}  # (activation, lr, model) -> {seed: final test accuracy}
+    for r in results:
+        c = r["config"]
+        last = _pick_epoch(r["history"], "final") if c["task"] == task else None
+        if last is not None:
+            finals.setdefault((c["activation"], c["lr"], c["model"]), {})[c["seed"]] = last["test_acc"]
+    gap_seeds = {m: {k: sorted(finals[(*k, m)].keys() & finals[(*k, reference)].keys())
+                     for k in healthy if m in columns[k]}
+                 for m in models if m != reference}
+    gap_seeds = {m: {k: seeds for k, seeds in v.items() if seeds} for m, v in gap_seeds.items()}
+    gaps = {m: {k: 100 * statistics.fmean(finals[(*k, reference)][s] - finals[(*k, m)][s] for s in seeds)
+                for k, seeds in v.items()}
+            for m, v in gap_seeds.items()}
+    return {"columns": columns, "collapsed": collapsed, "healthy": healthy, "gaps": gaps, "gap_seeds": gap_seeds}
 
 
 #: What makes two results different experiments (besides task, activation, model and

@@ -155,11 +155,22 @@ def test_variant_gaps_by_hand():
     ((act, lr, model, final, best),) = g["collapsed"]
     assert (act, lr, model, final["test_acc_mean"]) == ("relu", 1e-3, "gru0", 0.1)
     assert best["epochs"] == [2] and best["test_acc_mean"] == 0.98
-    # two seeds of one cell are averaged
-    two = runs[:4] + [_final("gru3", "tanh", 1e-3, [0.8, 0.9, 0.97], seed=1)]
-    assert variant_gaps(two, "mnist-row")["gaps"]["gru3"] == {("tanh", 1e-3): pytest.approx(3.0)}
+    assert g["gap_seeds"]["gru1"] == {("tanh", 1e-3): [0], ("tanh", 1e-4): [0]}
+    # seeds are paired: the gap averages the seeds both have, and a seed only one of them has leaves it alone
+    two = runs[:4] + [_final("gru3", "tanh", 1e-3, [0.8, 0.9, 0.97], seed=1),
+                      _final("gru0", "tanh", 1e-3, [0.9, 0.98, 0.99], seed=1),
+                      _final("gru0", "tanh", 1e-3, [0.9, 0.98, 0.93], seed=2)]
+    g = variant_gaps(two, "mnist-row")
+    assert g["gaps"]["gru3"] == {("tanh", 1e-3): pytest.approx((4.0 + 2.0) / 2)}
+    assert g["gaps"]["gru1"] == {("tanh", 1e-3): pytest.approx(0.5)}  # seed 0 only, though GRU0's mean fell
+    assert g["gap_seeds"]["gru3"] == {("tanh", 1e-3): [0, 1]} and g["gap_seeds"]["gru1"] == {("tanh", 1e-3): [0]}
+    assert g["columns"]["tanh", 1e-3]["gru0"]["n"] == 3
+    # a model with no seed in common with the reference has no gap
+    apart = runs[:1] + [_final("gru1", "tanh", 1e-3, [0.9, 0.98, 0.985], seed=7)]
+    assert variant_gaps(apart, "mnist-row")["gaps"]["gru1"] == {}
     assert variant_gaps([], "mnist-row") == {"columns": {}, "collapsed": [], "healthy": [],
-                                             "gaps": {m: {} for m in ("gru1", "gru2", "gru3")}}
+                                             "gaps": {m: {} for m in ("gru1", "gru2", "gru3")},
+                                             "gap_seeds": {m: {} for m in ("gru1", "gru2", "gru3")}}
 
 
 def test_variant_gaps_refuses_mixed_settings_and_bad_arguments():
@@ -170,3 +181,17 @@ def test_variant_gaps_refuses_mixed_settings_and_bad_arguments():
         variant_gaps(runs[:1], "mnist-row", reference="lstm")
     with pytest.raises(ValueError, match="collapsed_below"):
         variant_gaps(runs[:1], "mnist-row", collapsed_below=20)
+
+
+def test_format_gap_words_one_gap_or_a_range():
+    from gru_lib.report import format_gap
+
+    assert format_gap(0.5) == "0.50 points below"
+    assert format_gap(-2.0) == "2.00 points above"
+    assert format_gap(0) == "0.00 points below"
+    assert format_gap([0.54, 1.04, 0.8]) == "0.54 to 1.04 points below"
+    assert format_gap((-0.3, -0.1)) == "0.10 to 0.30 points above"
+    assert format_gap([-0.2, 0.1]) == "from 0.10 points below to 0.20 above"
+    for bad in ([], [float("nan")], "0.5", [True], None):
+        with pytest.raises(ValueError, match="points must be"):
+            format_gap(bad)
