@@ -123,9 +123,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="'auto' (default: CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:1', 'mps'")
     p.add_argument("--threads", type=_positive_int,
                    help="CPU threads for torch, at most the number of CPUs (default: torch's choice)")
-    p.add_argument("--cuda-graph", action="store_true",
-                   help="on CUDA, capture one training step as a CUDA graph and replay it for every batch "
-                        "(falls back to eager mode with a warning if the capture fails)")
+    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
+                   help="capture one training step as a CUDA graph and replay it for every batch (default: on "
+                        "with CUDA; falls back to eager mode with a warning if the capture fails); "
+                        "--no-cuda-graph trains eagerly")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 

@@ -122,7 +122,7 @@ def _job_files(paths: Sequence[Union[str, Path]]) -> dict[str, bytes]:
 
 
 def _train_job(job, data, files: dict[str, bytes], threads: int, progress: bool, command: Optional[list[str]],
-               cuda_graph: bool) -> tuple[list[dict], dict[str, bytes]]:
+               cuda_graph: Optional[bool]) -> tuple[list[dict], dict[str, bytes]]:
     """The Ray task: train one job in a temporary directory; return its statuses and the files it changed."""
     import tempfile
 
@@ -161,7 +161,7 @@ def run_grid_ray(
     progress: bool,
     command: Optional[list[str]],
     stack: Union[int, str, None],
-    cuda_graph: bool,
+    cuda_graph: Optional[bool],
     **overrides: Any,
 ) -> list[dict]:
     """:func:`gru_lib.experiments.run_grid` with one Ray task per job (see the module docstring).

@@ -210,7 +210,7 @@ def run_experiment(
     progress: bool = True,
     data: Optional[SequenceData] = None,
     command: Optional[list[str]] = None,
-    cuda_graph: bool = False,
+    cuda_graph: Optional[bool] = None,
     **overrides: Any,
 ) -> dict:
     """Train ``model`` on ``task`` and return the result (also written to ``out`` if given).
@@ -338,7 +338,7 @@ def plan_grid(
 
 
 def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, command: Optional[list[str]] = None,
-                 cuda_graph: bool = False) -> list[dict]:
+                 cuda_graph: Optional[bool] = None) -> list[dict]:
     """Train one job of :func:`plan_grid` as one stack; return its runs' final statuses.
 
     Each run's files are checked first (:func:`gru_lib.train.preflight`): a run whose
@@ -397,7 +397,7 @@ def run_grid(
     progress: bool = True,
     command: Optional[list[str]] = None,
     stack: Union[int, str, None] = "auto",
-    cuda_graph: bool = False,
+    cuda_graph: Optional[bool] = None,
     ray: Optional[str] = None,
     **overrides: Any,
 ) -> list[dict]:

@@ -8,7 +8,7 @@ slot) and says so; run the same command again to continue where it stopped:
 finished runs are skipped and partial ones resume from their last complete
 epoch, so any number of chunks gives the same result files as one long run.
 
-    python scripts/paper_grid.py --device cuda --cuda-graph          # results/paper/, seeds 0-2
+    python scripts/paper_grid.py --device cuda                       # results/paper/, seeds 0-2
     python scripts/paper_grid.py --dry-run                           # what is done and what is left
     python scripts/paper_grid.py --grids mnist-row --seeds 0 --minutes 600
 
@@ -48,7 +48,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--minutes", type=float, default=9.0, help="stop after this long (default 9)")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--cuda-graph", action="store_true")
+    ap.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
+                    help="replay each training step from a CUDA graph (default: on with CUDA)")
     ap.add_argument("--stack", default="auto", help="largest stack: N, or 'auto' (default)")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--data-dir", type=Path)

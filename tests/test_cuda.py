@@ -88,7 +88,7 @@ def test_the_cuda_graph_replays_what_eager_mode_computes(dropout_at, recwarn):
 
     data = _toy(n_train=200)  # 6 full batches and a partial one: capture, replay and the eager tail
     configs = _configs(dropout_at=dropout_at)
-    eager = train_stack(configs, data, progress=False)
+    eager = train_stack(configs, data, progress=False, cuda_graph=False)
     graphed = train_stack(configs, data, progress=False, cuda_graph=True)
     assert not [w for w in recwarn if "CUDA graph" in str(w.message)]
     for a, b in zip(eager, graphed):
@@ -104,9 +104,30 @@ def test_a_failed_capture_falls_back_to_eager_mode(monkeypatch):
 
     data = _toy()
     configs = _configs()
-    eager = train_stack(configs, data, progress=False)
+    eager = train_stack(configs, data, progress=False, cuda_graph=False)
     monkeypatch.setattr(torch.cuda, "CUDAGraph", Broken)
     with pytest.warns(RuntimeWarning, match="CUDA graph failed"):
         fallback = train_stack(configs, data, progress=False, cuda_graph=True)
     for a, b in zip(eager, fallback):
         _same(a, b)
+
+
+def test_training_on_cuda_replays_a_graph_unless_told_not_to(monkeypatch):
+    from gru_lib.train import train_stack
+
+    real, made = torch.cuda.CUDAGraph, []
+
+    def counting(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    counting.register_generator_state = real.register_generator_state  # what the default looks for
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", counting)
+    data, configs = _toy(), _configs()
+    graphed = train_stack(configs, data, progress=False)
+    assert len(made) == 1  # captured once, replayed for every later full batch
+    eager = train_stack(configs, data, progress=False, cuda_graph=False)
+    assert len(made) == 1
+    for a, b in zip(eager, graphed):
+        _same(a, b)
+

@@ -272,6 +272,21 @@ def test_cuda_graph_on_the_cpu_warns_and_trains_eagerly():
     assert_same_history(graphed, train(config(device="cpu"), data, progress=False), tol=1e-7)
 
 
+def test_the_cuda_graph_is_a_cuda_default_that_the_cpu_leaves_alone(recwarn):
+    from gru_lib.__main__ import build_parser
+
+    data = toy_data()
+    default = train(config(device="cpu"), data, progress=False)  # cuda_graph=None: eager here, and no warning
+    assert not [w for w in recwarn if "CUDA" in str(w.message)]
+    assert_same_history(default, train(config(device="cpu"), data, progress=False, cuda_graph=False), tol=1e-12)
+    with pytest.raises(TypeError, match="cuda_graph must be a bool or None"):
+        train(config(device="cpu"), data, progress=False, cuda_graph="yes")
+    parse = build_parser().parse_args
+    base = ["grid", "--task", "mnist-row", "--variants", "gru0", "--out-dir", "results"]
+    assert [parse(base + extra).cuda_graph for extra in ([], ["--cuda-graph"], ["--no-cuda-graph"])] == [
+        None, True, False]
+
+
 # ----------------------------------------------------------------------------- progress
 def test_logs_get_one_line_per_model_and_epoch_and_no_bar(capsys):
     train_stack([config(lr=1e-3), config(lr=3e-3)], toy_data(), progress=True)
