@@ -371,6 +371,12 @@ def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFil
         history = list(state["history"])
         sessions = list(state.get("sessions", []))
         bar.message(f"resuming {out} after epoch {len(history)} of {config.epochs}")
+        before = str((sessions[-1] if sessions else {}).get("device") or "")
+        if before and before.split(":")[0] != device.type and len(history) < config.epochs:
+            # the masks of the next epochs come from the new device's own generator
+            warnings.warn(f"{out}: its epochs so far ran on {before}, the next ones run on {device}; from here "
+                          f"the run differs from one that stays on {before.split(':')[0]} (its dropout masks "
+                          "come from another generator)", RuntimeWarning, stacklevel=2)
     if len(history) < config.epochs:
         sessions.append({k: prov[k] for k in _SESSION_KEYS} | {"first_epoch": len(history) + 1})
     result = {

@@ -551,3 +551,21 @@ def test_real_mnist_row_subset_learns():
     assert d.x_train.shape == (2000, 28, 28) and d.y_train.max() == 9
     r = experiments.run_experiment("mnist-row", "gru0", preset="quick", data=d, epochs=2, progress=False)
     assert r["history"][-1]["test_acc"] > 0.4  # chance is 0.1
+
+
+def test_resuming_on_another_kind_of_device_says_so(tmp_path, recwarn):
+    out = tmp_path / "run.json"
+    train(config(epochs=1, device="cpu"), toy_data(), out=out, progress=False)
+    ckpt = checkpoint_path(out)
+    state = torch.load(ckpt, weights_only=True)
+    assert [s["device"] for s in state["sessions"]] == ["cpu"]
+    train(config(epochs=2, device="cpu"), toy_data(), out=out, resume=True, progress=False)
+    assert not [w for w in recwarn if "ran on" in str(w.message)]  # same device: nothing to say
+    state = torch.load(ckpt, weights_only=True)
+    state["sessions"][-1]["device"] = "cuda:0"  # as if the last epochs had run on a GPU
+    torch.save(state, ckpt)
+    with pytest.warns(RuntimeWarning, match=r"ran on cuda:0, the next ones run on cpu.*differs"):
+        r = train(config(epochs=3, device="cpu"), toy_data(), out=out, resume=True, progress=False)
+    assert [(s["device"], s["first_epoch"]) for s in r["provenance"]["sessions"]] == [
+        ("cpu", 1), ("cuda:0", 2), ("cpu", 3)]
+
