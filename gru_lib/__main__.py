@@ -127,6 +127,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="capture one training step as a CUDA graph and replay it for every batch (default: on "
                         "with CUDA; falls back to eager mode with a warning if the capture fails); "
                         "--no-cuda-graph trains eagerly")
+    p.add_argument("--checkpoint-dir", type=Path, metavar="DIR",
+                   help="keep each run's checkpoint NAME.ckpt in DIR instead of beside its result NAME.json "
+                        "(e.g. outside a repository whose results are committed); give the same DIR to resume")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -140,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="{run,grid,table}")
 
     run = sub.add_parser("run", help="train one model", description="Train one model and write a result JSON "
-                         "(and a checkpoint PATH.ckpt beside it) after every epoch.")
+                         "(and a checkpoint PATH.ckpt beside it, or in --checkpoint-dir) after every epoch.")
     run.add_argument("--task", required=True, choices=list(TASKS))
     run.add_argument("--variant", required=True, choices=list(MODELS),
                      help="a GRU variant (gru0 = the GRU, gru1-3) or a baseline (lstm, rnn, mgu)")
@@ -224,12 +227,13 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         _error(f"--out must name a .json file, got {out}")
         return EXIT_USAGE
     if not (args.resume or args.overwrite):
-        claim_run_files(out, "new")  # nothing may be there yet: RunFileError says what to pass
+        claim_run_files(out, "new", checkpoint_dir=args.checkpoint_dir)  # nothing may be there yet: RunFileError says what to pass
     # --overwrite replaces the old files only when the first epoch has new ones to put there
     run_experiment(
         args.task, args.variant, activation=args.activation, lr=args.lr, seed=args.seed, preset=args.preset,
         out=out, resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir, download=not args.no_download,
-        progress=not args.quiet, command=argv, cuda_graph=args.cuda_graph, **_overrides(args),
+        progress=not args.quiet, command=argv, cuda_graph=args.cuda_graph, checkpoint_dir=args.checkpoint_dir,
+        **_overrides(args),
     )
     if not args.quiet:
         print(f"wrote {out}", file=sys.stderr)
@@ -240,7 +244,8 @@ def _cmd_grid(args: argparse.Namespace, argv: list[str]) -> int:
     statuses = run_grid(
         args.task, args.variants, args.activations, args.lrs, args.seeds, args.out_dir, preset=args.preset,
         data_dir=args.data_dir, download=not args.no_download, progress=not args.quiet, command=argv,
-        stack=args.stack, cuda_graph=args.cuda_graph, ray=args.ray, **_overrides(args),
+        stack=args.stack, cuda_graph=args.cuda_graph, ray=args.ray, checkpoint_dir=args.checkpoint_dir,
+        **_overrides(args),
     )
     counts: dict[str, int] = {}
     for s in statuses:
@@ -297,7 +302,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except NonFiniteLossError as e:
         _error(str(e))
         if args.command == "run":
-            print(f"The last good epoch is kept in {args.out} and {checkpoint_path(args.out)}.", file=sys.stderr)
+            print(f"The last good epoch is kept in {args.out} and {checkpoint_path(args.out, args.checkpoint_dir)}.", file=sys.stderr)
         return EXIT_NONFINITE
     except KeyboardInterrupt:
         if getattr(args, "ray", None):

@@ -109,13 +109,13 @@ def _resources(ray, device: Any, threads: int) -> tuple[int, int]:
     return threads, num_gpus
 
 
-def _job_files(paths: Sequence[Union[str, Path]]) -> dict[str, bytes]:
+def _job_files(paths: Sequence[Union[str, Path]], checkpoint_dir: Optional[Path] = None) -> dict[str, bytes]:
     """The existing result and checkpoint files of a job's runs, by file name."""
     from .files import checkpoint_path
 
     files = {}
     for p in map(Path, paths):
-        for f in (p, checkpoint_path(p)):
+        for f in (p, checkpoint_path(p, checkpoint_dir)):
             if f.is_file():
                 files[f.name] = f.read_bytes()
     return files
@@ -136,8 +136,8 @@ def _train_job(job, data, files: dict[str, bytes], threads: int, progress: bool,
         local = [Path(tmp) / Path(p).name for p in job.paths]
         for name, content in files.items():
             (Path(tmp) / name).write_bytes(content)
-        statuses = run_grid_job(replace(job, paths=local), data, progress=progress, command=command,
-                                cuda_graph=cuda_graph)
+        statuses = run_grid_job(replace(job, paths=local, checkpoint_dir=None), data, progress=progress,
+                                command=command, cuda_graph=cuda_graph)
         changed = {}
         for p in local:
             for f in (checkpoint_path(p), p):  # the checkpoint first, as train writes them
@@ -162,6 +162,7 @@ def run_grid_ray(
     command: Optional[list[str]],
     stack: Union[int, str, None],
     cuda_graph: Optional[bool],
+    checkpoint_dir: Union[str, Path, None] = None,
     **overrides: Any,
 ) -> list[dict]:
     """:func:`gru_lib.experiments.run_grid` with one Ray task per job (see the module docstring).
@@ -182,8 +183,10 @@ def run_grid_ray(
             stack = None if num_gpus else CPU_STACK[task]
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt_dir = out_dir if checkpoint_dir is None else Path(checkpoint_dir)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
         statuses, jobs = plan_grid(task, models, activations, lrs, seeds, out_dir, preset=preset, stack=stack,
-                                   **overrides)
+                                   checkpoint_dir=checkpoint_dir, **overrides)
 
         def say(text: str) -> None:
             if progress:
@@ -201,7 +204,8 @@ def run_grid_ray(
                 + (f" and {num_gpus} GPU" if num_gpus else "")
                 + f" on {len(_alive_nodes(ray))} node(s) with {cpus:g} CPUs")
             for job in jobs:
-                ref = remote.remote(job, data_ref, _job_files(job.paths), threads, progress, command, cuda_graph)
+                ref = remote.remote(job, data_ref, _job_files(job.paths, job.checkpoint_dir), threads, progress,
+                                    command, cuda_graph)
                 pending[ref] = job
         failures = []
         while pending:
@@ -215,7 +219,7 @@ def run_grid_ray(
                 say(f"[{n}/{len(jobs)}] failed: {job.describe()}: {type(e).__name__}: {str(e).splitlines()[0]}")
                 continue
             for name, content in files.items():
-                atomic_write_bytes(out_dir / name, content)
+                atomic_write_bytes((ckpt_dir if name.endswith(".ckpt") else out_dir) / name, content)
             results += job_statuses
             say(f"[{n}/{len(jobs)}] " + ", ".join(f"{Path(s['path']).name} {s['status']}" for s in job_statuses))
         if failures:

@@ -211,6 +211,7 @@ def run_experiment(
     data: Optional[SequenceData] = None,
     command: Optional[list[str]] = None,
     cuda_graph: Optional[bool] = None,
+    checkpoint_dir: Union[str, Path, None] = None,
     **overrides: Any,
 ) -> dict:
     """Train ``model`` on ``task`` and return the result (also written to ``out`` if given).
@@ -218,20 +219,20 @@ def run_experiment(
     ``overrides`` are :class:`~gru_lib.config.TrainConfig` fields (``epochs``,
     ``train_limit``, ``dropout_at``, ``lr_schedule``, ``init``, ``device``, …).
     ``data`` skips loading (it must match the task and the limits). ``resume`` and
-    ``overwrite`` as in :func:`gru_lib.train.train`. The settings, the device and the
-    files at ``out`` are checked before the data is loaded.
+    ``overwrite`` and ``checkpoint_dir`` as in :func:`gru_lib.train.train`. The settings, the
+    device and the files at ``out`` are checked before the data is loaded.
 
     >>> result = run_experiment("mnist-row", "gru2", preset="quick")   # doctest: +SKIP
     >>> result["history"][-1]["test_acc"]                              # doctest: +SKIP
     """
     config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
     # everything that can fail without the data fails before it is loaded
-    preflight([config], [out], resume=resume, overwrite=overwrite)
+    preflight([config], [out], resume=resume, overwrite=overwrite, checkpoint_dir=checkpoint_dir)
     if data is None:
         data = load_task_data(task, data_dir=data_dir, download=download, train_limit=config.train_limit,
                               test_limit=config.test_limit)
     return train(config, data, out=out, resume=resume, overwrite=overwrite, progress=progress, command=command,
-                 extra={"preset": preset}, cuda_graph=cuda_graph)
+                 extra={"preset": preset}, cuda_graph=cuda_graph, checkpoint_dir=checkpoint_dir)
 
 
 def result_filename(task: str, model: str, activation: str, lr: float, seed: int) -> str:
@@ -275,6 +276,7 @@ class GridJob:
     paths: list
     statuses: list
     preset: str
+    checkpoint_dir: Optional[Path] = None  # None: each checkpoint beside its result
 
     def describe(self) -> str:
         return ", ".join(("resuming " if s["resumed"] else "") + Path(p).name
@@ -291,6 +293,7 @@ def plan_grid(
     *,
     preset: str = "quick",
     stack: Union[int, str, None] = "auto",
+    checkpoint_dir: Union[str, Path, None] = None,
     **overrides: Any,
 ) -> tuple[list[dict], list[GridJob]]:
     """What :func:`run_grid` would do: one status dict per combination, in the grid's
@@ -304,6 +307,7 @@ def plan_grid(
     elif stack is not None and (isinstance(stack, bool) or not isinstance(stack, int) or stack < 1):
         raise ValueError(f"stack must be a positive int, 'auto' or None, got {stack!r}")
     out_dir = Path(out_dir)
+    checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
     statuses: list[dict] = []
     groups: dict[tuple, list[tuple]] = {}
     combos = [(m, a, lr, s) for a in activations for lr in lrs for m in models for s in seeds]
@@ -325,7 +329,7 @@ def plan_grid(
         elif existing is not None and existing.get("complete") and len(existing.get("history", [])) >= config.epochs:
             status |= {"status": "skipped"}
         else:
-            status["resumed"] = checkpoint_path(path).exists()
+            status["resumed"] = checkpoint_path(path, checkpoint_dir).exists()
             groups.setdefault((model, activation), []).append((config, path, status))
         statuses.append(status)
     jobs = []
@@ -333,7 +337,8 @@ def plan_grid(
         size = stack or len(runs)
         for i in range(0, len(runs), size):
             chunk = runs[i:i + size]
-            jobs.append(GridJob([c for c, _, _ in chunk], [p for _, p, _ in chunk], [s for _, _, s in chunk], preset))
+            jobs.append(GridJob([c for c, _, _ in chunk], [p for _, p, _ in chunk], [s for _, _, s in chunk], preset,
+                                checkpoint_dir))
     return statuses, jobs
 
 
@@ -352,7 +357,7 @@ def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, com
     def train_runs(idx: list[int]) -> None:
         results = train_stack([job.configs[i] for i in idx], data, outs=[job.paths[i] for i in idx], resume=True,
                               progress=progress, command=command, extra={"preset": job.preset},
-                              cuda_graph=cuda_graph)
+                              cuda_graph=cuda_graph, checkpoint_dir=job.checkpoint_dir)
         for i, result in zip(idx, results):
             if result.get("stopped"):
                 done[i] = {"status": "diverged", "message": result["stopped"].get("message")}
@@ -363,7 +368,7 @@ def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, com
     ready = []
     for i, (config, path) in enumerate(zip(job.configs, job.paths)):
         try:
-            preflight([config], [path], resume=True, data=data)
+            preflight([config], [path], resume=True, data=data, checkpoint_dir=job.checkpoint_dir)
             ready.append(i)
         except (RunFileError, ValueError, TypeError) as e:
             done[i] = failure(e)
@@ -399,6 +404,7 @@ def run_grid(
     stack: Union[int, str, None] = "auto",
     cuda_graph: Optional[bool] = None,
     ray: Optional[str] = None,
+    checkpoint_dir: Union[str, Path, None] = None,
     **overrides: Any,
 ) -> list[dict]:
     """Run every combination of models, activations, rates and seeds; return one status dict per run.
@@ -420,6 +426,9 @@ def run_grid(
 
     Settings, device and threads are checked for every run before anything trains.
 
+    ``checkpoint_dir``: keep the checkpoints there instead of beside the results in
+    ``out_dir`` (:func:`gru_lib.files.checkpoint_path`).
+
     ``ray``: run each stack as a Ray task instead, on the cluster at that address
     (``"local"``: a Ray started for the grid; ``"auto"``, ``"HOST:PORT"``,
     ``"ray://HOST:10001"``); the results are the same (``gru_lib.cluster``).
@@ -429,10 +438,12 @@ def run_grid(
 
         return run_grid_ray(ray, task, models, activations, lrs, seeds, out_dir, preset=preset, data_dir=data_dir,
                             download=download, progress=progress, command=command, stack=stack,
-                            cuda_graph=cuda_graph, **overrides)
+                            cuda_graph=cuda_graph, checkpoint_dir=checkpoint_dir, **overrides)
     check_writable(Path(out_dir) / "probe.json", "output directory's file")
+    if checkpoint_dir is not None:
+        check_writable(Path(checkpoint_dir) / "probe.ckpt", "checkpoint directory's file")
     statuses, jobs = plan_grid(task, models, activations, lrs, seeds, out_dir, preset=preset, stack=stack,
-                               **overrides)
+                               checkpoint_dir=checkpoint_dir, **overrides)
     for job in jobs[:1]:
         check_runtime(job.configs[0])
     Path(out_dir).mkdir(parents=True, exist_ok=True)

@@ -225,10 +225,14 @@ def as_json(obj: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- reading
-def checkpoint_path(out: Union[str, Path]) -> Path:
-    """The checkpoint beside a result file: ``PATH.json`` → ``PATH.ckpt``."""
+def checkpoint_path(out: Union[str, Path], checkpoint_dir: Union[str, Path, None] = None) -> Path:
+    """A result file's checkpoint: ``DIR/NAME.json`` → ``DIR/NAME.ckpt``, beside it, or
+    ``CHECKPOINT_DIR/NAME.ckpt`` when the checkpoints are kept in a directory of their own
+    (for example outside a repository, where the results are committed and the
+    checkpoints are not)."""
     out = Path(out)
-    return out.with_suffix(".ckpt") if out.suffix == ".json" else out.with_name(out.name + ".ckpt")
+    path = out.with_suffix(".ckpt") if out.suffix == ".json" else out.with_name(out.name + ".ckpt")
+    return path if checkpoint_dir is None else Path(checkpoint_dir) / path.name
 
 
 def read_result(path: Union[str, Path]) -> Optional[dict]:
@@ -486,7 +490,8 @@ class RunFiles:
     replaces: bool = False  # files are there and the run will replace them
 
 
-def claim_run_files(out: Union[str, Path], mode: str, *, locks: Optional[contextlib.ExitStack] = None) -> RunFiles:
+def claim_run_files(out: Union[str, Path], mode: str, *, locks: Optional[contextlib.ExitStack] = None,
+                    checkpoint_dir: Union[str, Path, None] = None) -> RunFiles:
     """Check, before any training, that a run may use ``out`` and its checkpoint in ``mode`` (:data:`RUN_MODES`).
 
     Returns what was found (for ``"resume"`` the result and the checkpoint's
@@ -494,18 +499,19 @@ def claim_run_files(out: Union[str, Path], mode: str, *, locks: Optional[context
     do, including another process that is writing the same run. Without
     ``locks`` nothing is written or deleted here; with an ``ExitStack``, the run's
     lock (:func:`run_lock`) is taken before the files are read and held until
-    the stack closes.
+    the stack closes. ``checkpoint_dir``: where the checkpoint is (:func:`checkpoint_path`).
     """
     if mode not in RUN_MODES:
         raise ValueError(f"mode must be one of {list(RUN_MODES)}, got {mode!r}")
     out = Path(out)
-    ckpt = checkpoint_path(out)
+    ckpt = checkpoint_path(out, checkpoint_dir)
     check_writable(out, "result file")
     check_writable(ckpt, "checkpoint")
     if locks is None:
         check_not_running(out)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
         locks.enter_context(run_lock(out))
     files = RunFiles(out, ckpt, mode)
     present = [p for p in (out, ckpt) if p.exists()]

@@ -264,6 +264,7 @@ class _Member:
 
     config: TrainConfig
     out: Optional[Path]
+    checkpoint: Optional[Path]
     result: dict
     net: Optional[SequenceClassifier]
     optimizer_state: Optional[dict]
@@ -348,11 +349,12 @@ def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFil
         _check_resumable(previous.get("config", {}), config, out)
         if not (previous.get("complete") and len(previous["history"]) >= config.epochs):
             raise ResumeError(
-                f"cannot resume {out}: its checkpoint {ckpt.name} is missing, so epoch "
+                f"cannot resume {out}: its checkpoint {ckpt} is missing, so epoch "
                 f"{len(previous['history']) + 1} cannot continue from epoch {len(previous['history'])}. "
-                "Start the run again (--overwrite) or restore the checkpoint.")
+                "If the checkpoint is kept in another directory, pass that directory (--checkpoint-dir); "
+                "otherwise restore the checkpoint, or start the run again (--overwrite).")
         bar.message(f"{out}: already complete ({len(previous['history'])} epochs)")
-        return _Member(config, out, previous, None, None, shuffle, dropout)
+        return _Member(config, out, ckpt, previous, None, None, shuffle, dropout)
     if state is not None:
         _check_resumable(state["config"], config, ckpt)
         try:
@@ -392,7 +394,7 @@ def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFil
     }
     if extra:
         result |= {k: v for k, v in extra.items() if k not in result}
-    member = _Member(config, out, result, net, optimizer_state, shuffle, dropout, dropout_cuda,
+    member = _Member(config, out, ckpt, result, net, optimizer_state, shuffle, dropout, dropout_cuda,
                      stale_checkpoint=files is not None and not resume and ckpt.exists())
     complete = len(history) >= config.epochs
     result["complete"] = complete
@@ -421,11 +423,11 @@ def _save(member: _Member, stack: StackedClassifier, opt: StackedRMSprop, k: int
             "optimizer": opt.member_state_dict(k), "rng": member.rng_state(device),
             "history": member.history, "sessions": result["provenance"]["sessions"],
         }, buf)
-        atomic_write_bytes(checkpoint_path(member.out), buf.getvalue())
+        atomic_write_bytes(member.checkpoint, buf.getvalue())
         member.stale_checkpoint = False
     elif member.stale_checkpoint:
         # the new run stopped before its first checkpoint: the old run's must not outlive its result
-        checkpoint_path(member.out).unlink(missing_ok=True)
+        member.checkpoint.unlink(missing_ok=True)
         member.stale_checkpoint = False
     atomic_write_json(member.out, result)
 
@@ -445,6 +447,8 @@ class TrainStep:
                  cuda_graph: bool) -> None:
         self.stack, self.opt, self.generators = stack, opt, generators
         self.batch_size = batch_size
+        if cuda_graph:  # a graph's shapes are fixed; a sparse gradient's depend on the batch
+            stack.sparse_embedding_grad = False
         self.want_graph = cuda_graph
         self.graph = None
         self.eager_steps = 0
@@ -512,14 +516,16 @@ def run_mode(resume: bool, overwrite: bool) -> str:
 
 def preflight(configs: Sequence[TrainConfig], outs: Optional[Sequence[Union[str, Path, None]]] = None, *,
               resume: bool = False, overwrite: bool = False, data: Optional[SequenceData] = None,
-              locks: Optional[contextlib.ExitStack] = None) -> tuple[torch.device, list[Optional[RunFiles]]]:
+              locks: Optional[contextlib.ExitStack] = None,
+              checkpoint_dir: Union[str, Path, None] = None) -> tuple[torch.device, list[Optional[RunFiles]]]:
     """Everything that can be checked before training: the configurations (one stack), the
     device, threads and model size (:func:`~gru_lib.config.check_runtime`) and each run's files
     (:func:`~gru_lib.files.claim_run_files`, which also refuses a run that another process is
     writing). Returns the device and what was found at each path; raises
     ``ValueError``/``TypeError`` (:class:`~gru_lib.files.RunFileError` for the files) before
     anything is written. With ``locks``, each run's lock (:func:`~gru_lib.files.run_lock`) is
-    taken before its files are read and held until ``locks`` closes."""
+    taken before its files are read and held until ``locks`` closes. ``checkpoint_dir``: where the
+    checkpoints are (:func:`~gru_lib.files.checkpoint_path`; default: beside each result)."""
     configs = list(configs)
     if not configs or not all(isinstance(c, TrainConfig) for c in configs):
         raise TypeError("expected one or more TrainConfig objects")
@@ -542,15 +548,18 @@ def preflight(configs: Sequence[TrainConfig], outs: Optional[Sequence[Union[str,
             raise ValueError(f"run {i} cannot share a stack with run 0; only {', '.join(STACK_FREE)} may differ "
                              f"({'; '.join(diffs)})")
     device = check_runtime(configs[0], data)
-    claims = [claim_run_files(o, mode, locks=locks) if o is not None else None for o in outs]
+    claims = [claim_run_files(o, mode, locks=locks, checkpoint_dir=checkpoint_dir) if o is not None else None
+              for o in outs]
     return device, claims
 
 
-def _train_members(configs, data, outs, *, resume, overwrite, **how) -> tuple[list[dict], list[Optional[NonFiniteLossError]]]:
+def _train_members(configs, data, outs, *, resume, overwrite, checkpoint_dir=None,
+                   **how) -> tuple[list[dict], list[Optional[NonFiniteLossError]]]:
     if data is None:
         raise TypeError("data must be a SequenceData, got None")
     with contextlib.ExitStack() as locks:  # each run's lock is held from the check of its files to its last write
-        device, claims = preflight(configs, outs, resume=resume, overwrite=overwrite, data=data, locks=locks)
+        device, claims = preflight(configs, outs, resume=resume, overwrite=overwrite, data=data, locks=locks,
+                                   checkpoint_dir=checkpoint_dir)
         return _train_claimed(list(configs), data, device, claims, **how)
 
 
@@ -623,6 +632,7 @@ def _train_claimed(configs, data, device, claims, *, progress, deterministic, co
                     if all(m.error is not None for m in members):
                         break
             bar.close()
+            opt.catch_up()  # at the same point in every run, so that a resumed run repeats an uninterrupted one
             train_seconds = time.perf_counter() - t0
             alive = [k for k, m in enumerate(members) if m.error is None]
             test = _evaluate_stack(stack, x_te, y_te, ref.eval_batch_size) if alive else None
@@ -667,6 +677,7 @@ def train(
     extra: Optional[dict] = None,
     on_epoch: Optional[Callable[[dict], None]] = None,
     cuda_graph: Optional[bool] = None,
+    checkpoint_dir: Union[str, Path, None] = None,
 ) -> dict:
     """Train one model with the paper's protocol; return the result (the JSON's content).
 
@@ -706,6 +717,10 @@ def train(
         ``None`` (default) does on CUDA, where this torch can replay the models' own random
         generators in a graph; ``True`` asks for it (with a warning where it cannot be);
         ``False`` trains eagerly.
+    checkpoint_dir:
+        Keep the checkpoint in this directory (``CHECKPOINT_DIR/NAME.ckpt``) instead of
+        beside ``out``: for example outside a repository whose results are committed.
+        A resumed run must be given the same directory.
 
     Returns
     -------
@@ -732,7 +747,7 @@ def train(
     """
     results, errors = _train_members([config], data, [out], resume=resume, overwrite=overwrite, progress=progress,
                                      deterministic=deterministic, command=command, extra=extra,
-                                     on_epoch=on_epoch, cuda_graph=cuda_graph)
+                                     on_epoch=on_epoch, cuda_graph=cuda_graph, checkpoint_dir=checkpoint_dir)
     if errors[0] is not None:
         raise errors[0]
     return results[0]
@@ -751,6 +766,7 @@ def train_stack(
     extra: Optional[dict] = None,
     on_epoch: Optional[Callable[[dict], None]] = None,
     cuda_graph: Optional[bool] = None,
+    checkpoint_dir: Union[str, Path, None] = None,
 ) -> list[dict]:
     """Train several models of one architecture together, in one pass; return their results.
 
@@ -769,5 +785,5 @@ def train_stack(
     """
     results, _ = _train_members(configs, data, outs, resume=resume, overwrite=overwrite, progress=progress,
                                 deterministic=deterministic, command=command, extra=extra,
-                                on_epoch=on_epoch, cuda_graph=cuda_graph)
+                                on_epoch=on_epoch, cuda_graph=cuda_graph, checkpoint_dir=checkpoint_dir)
     return results

@@ -11,6 +11,7 @@ epoch, so any number of chunks gives the same result files as one long run.
     python scripts/paper_grid.py --device cuda                       # results/paper/, seeds 0-2
     python scripts/paper_grid.py --dry-run                           # what is done and what is left
     python scripts/paper_grid.py --grids mnist-row --seeds 0 --minutes 600
+    python scripts/paper_grid.py --grids imdb --lrs 1e-5 --seeds 0 --checkpoint-dir ~/gru_lib-checkpoints
 
 Exit status: 0 when every run has ended, 75 when time ran out (run it again), 1
 when a run's files belong to other settings. A run that diverges is a result (the
@@ -45,6 +46,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "paper")
     ap.add_argument("--grids", nargs="+", choices=sorted({g["task"] for g in experiments.PAPER_GRIDS}),
                     help="only the grids of these tasks (default: all)")
+    ap.add_argument("--lrs", nargs="+", type=float, metavar="LR",
+                    help="only the runs at these of each grid's rates (default: all of them)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--minutes", type=float, default=9.0, help="stop after this long (default 9)")
     ap.add_argument("--device", default="auto")
@@ -53,6 +56,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--stack", default="auto", help="largest stack: N, or 'auto' (default)")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--data-dir", type=Path)
+    ap.add_argument("--checkpoint-dir", type=Path,
+                    help="keep the checkpoints of runs in progress here instead of beside their results "
+                         "(IMDB checkpoints, about 20 MB each, are never committed)")
     ap.add_argument("--dry-run", action="store_true", help="list each grid's runs and their state; train nothing")
     ap.add_argument("--quiet", action="store_true")
     # for trying the script out on a subset (the paper's protocol is the default)
@@ -67,11 +73,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                                    ("train_limit", args.train_limit), ("test_limit", args.test_limit))
                  if v is not None}
     grids = [g for g in experiments.PAPER_GRIDS if not args.grids or g["task"] in args.grids]
+    if args.lrs:
+        grids = [g | {"lrs": tuple(lr for lr in g["lrs"] if lr in args.lrs)} for g in grids]
+        grids = [g for g in grids if g["lrs"]]
     if args.dry_run:
         for g in grids:
             statuses, jobs = experiments.plan_grid(g["task"], experiments.PAPER_VARIANTS, g["activations"], g["lrs"],
                                                    args.seeds, args.out_dir, preset=args.preset, stack=stack,
-                                                   **overrides)
+                                                   checkpoint_dir=args.checkpoint_dir, **overrides)
             done = sum(s.get("status") == "skipped" for s in statuses)
             print(f"{g['name']}: {done}/{len(statuses)} complete; {len(jobs)} stacks to train "
                   f"({', '.join(str(len(j.configs)) for j in jobs) or '-'} models)")
@@ -87,7 +96,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 g["task"], experiments.PAPER_VARIANTS, g["activations"], g["lrs"], args.seeds, args.out_dir,
                 preset=args.preset, data_dir=args.data_dir, download=args.data_dir is None, progress=not args.quiet,
                 command=["python", "scripts/paper_grid.py", *(argv if argv is not None else sys.argv[1:])],
-                stack=stack, cuda_graph=args.cuda_graph, **overrides)
+                stack=stack, cuda_graph=args.cuda_graph, checkpoint_dir=args.checkpoint_dir, **overrides)
             failed += [s for s in statuses if s["status"] in ("diverged", "mismatch", "failed", "stopped earlier")]
     except TimeUp:
         print(f"time is up after {(time.perf_counter() - t0) / 60:.1f} min: every completed epoch is saved; "

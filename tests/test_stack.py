@@ -84,6 +84,17 @@ def test_the_stacks_dropout_masks_are_those_of_F_dropout():
     assert torch.equal(x * _dropout_mask((32, 100), 0.8, g, x), expected)
 
 
+def step_alone_and_stacked(nets, refs, stack, opt, x, y) -> None:
+    """One step of each model with its own torch optimiser ``refs[k]``, and one of the stack."""
+    for k, (net, ref) in enumerate(zip(nets, refs)):
+        ref.zero_grad()
+        net.loss(net(x[k]), y[k]).backward()
+        ref.step()
+    opt.zero_grad()
+    stack.loss(stack(x), y).sum().backward()
+    opt.step()
+
+
 def test_stacked_rmsprop_is_torch_rmsprop_per_model():
     torch.manual_seed(0)
     nets = [build_model("gru2", input_size=3, hidden_size=5, num_classes=4, dropout_at="none") for _ in range(2)]
@@ -93,13 +104,7 @@ def test_stacked_rmsprop_is_torch_rmsprop_per_model():
     opt = StackedRMSprop(list(stack.parameters()), lrs, **KERAS_RMSPROP)
     x, y = torch.rand(2, 6, 4, 3), torch.randint(0, 4, (2, 6))
     for _ in range(3):
-        for k, (net, ref) in enumerate(zip(nets, refs)):
-            ref.zero_grad()
-            net.loss(net(x[k]), y[k]).backward()
-            ref.step()
-        opt.zero_grad()
-        stack.loss(stack(x), y).sum().backward()
-        opt.step()
+        step_alone_and_stacked(nets, refs, stack, opt, x, y)
     for k, (net, ref) in enumerate(zip(nets, refs)):
         for name, p in net.named_parameters():
             torch.testing.assert_close(stack.param(name)[k], p, rtol=1e-5, atol=1e-6)
