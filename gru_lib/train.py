@@ -131,6 +131,7 @@ __all__ = [
     "epoch_lr",
     "eq18_lr",
     "evaluate",
+    "gate_bias_summary",
     "preflight",
     "TrainStep",
     "train",
@@ -290,6 +291,25 @@ class _Member:
         if self.dropout_cuda is not None:
             state["cuda"] = self.dropout_cuda.get_state()
         return state
+
+
+def gate_bias_summary(stack: StackedClassifier, k: int, config: TrainConfig) -> Optional[dict]:
+    """Model ``k``'s gate biases ``b_r`` and ``b_z`` as ``[min, mean, max]`` over the units, or
+    ``None`` for a model whose gates have no bias (GRU2, the baselines).
+
+    With ``reset_after=True`` a gate's two biases enter the gate as their sum, which is what is
+    summarised. Recorded in every epoch of the history (``gate_bias``): with Keras's zero
+    initialisation the biases start at 0, so this shows how far the gates' constant part drifts
+    (for GRU3 it is all there is to the gates, ``z = σ(b_z)``).
+    """
+    if config.model not in VARIANTS or not VARIANTS[config.model].bias or "rnn.bias_ih_l0" not in stack.names:
+        return None
+    n = config.hidden_size
+    b = stack.param("rnn.bias_ih_l0")[k, : 2 * n].detach()
+    if "rnn.bias_hh_l0" in stack.names:
+        b = b + stack.param("rnn.bias_hh_l0")[k, : 2 * n].detach()
+    return {gate: [float(rows.min()), float(rows.mean()), float(rows.max())]
+            for gate, rows in (("r", b[:n]), ("z", b[n:]))}
 
 
 def _damaged(ckpt: Path, e: Exception) -> RunFileError:
@@ -645,6 +665,8 @@ def _train_claimed(configs, data, device, claims, *, progress, deterministic, co
                          "test_loss": test[0][k], "test_acc": test[1][k]}
                 if train_eval is not None:
                     entry["train_eval_loss"], entry["train_eval_acc"] = train_eval[0][k], train_eval[1][k]
+                if (gates := gate_bias_summary(stack, k, m.config)) is not None:
+                    entry["gate_bias"] = gates
                 entry |= {"train_seconds": train_seconds, "seconds": seconds, "stack_size": K}
                 m.history.append(entry)
                 _save(m, stack, opt, k, device, with_checkpoint=True)
@@ -727,8 +749,9 @@ def train(
     dict with ``format``, ``complete``, ``config``, ``data``, ``params``,
     ``params_total``, ``history`` (one dict per epoch: ``epoch``, ``lr``,
     ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``, ``seconds``,
-    ``train_seconds``, ``stack_size``, and with ``eval_train``
-    ``train_eval_loss``/``train_eval_acc``), ``provenance`` and ``stopped``
+    ``train_seconds``, ``stack_size``, with ``eval_train``
+    ``train_eval_loss``/``train_eval_acc``, and for GRU variants whose gates have a bias
+    ``gate_bias`` (:func:`gate_bias_summary`)), ``provenance`` and ``stopped``
     (``None``, or why a run stopped early).
 
     Raises

@@ -569,3 +569,23 @@ def test_resuming_on_another_kind_of_device_says_so(tmp_path, recwarn):
     assert [(s["device"], s["first_epoch"]) for s in r["provenance"]["sessions"]] == [
         ("cpu", 1), ("cuda:0", 2), ("cpu", 3)]
 
+
+
+@pytest.mark.parametrize("model,reset_after", [("gru3", False), ("gru1", True), ("gru2", False), ("lstm", False)])
+def test_every_epoch_records_the_gate_biases(tmp_path, model, reset_after):
+    out = tmp_path / "g.json"
+    result = train(config(model=model, reset_after=reset_after, lr=1e-2), toy_data(), out=out, progress=False)
+    if model in ("gru2", "lstm"):  # gates without a bias
+        assert all("gate_bias" not in h for h in result["history"])
+        return
+    assert all(set(h["gate_bias"]) == {"r", "z"} for h in result["history"])
+    state = torch.load(checkpoint_path(out), weights_only=True)["model"]
+    n = 8
+    b = state["rnn.bias_ih_l0"][: 2 * n]
+    if reset_after:  # z = σ(W_z x + b_z + U_z h + b'_z): the two biases enter as their sum
+        b = b + state["rnn.bias_hh_l0"][: 2 * n]
+    for gate, rows in (("r", b[:n]), ("z", b[n:])):
+        lo, mean, hi = result["history"][-1]["gate_bias"][gate]
+        assert (lo, hi) == (float(rows.min()), float(rows.max())) and mean == pytest.approx(float(rows.mean()))
+    assert json.loads(out.read_text())["history"][-1]["gate_bias"] == result["history"][-1]["gate_bias"]
+    assert max(map(abs, result["history"][-1]["gate_bias"]["z"])) > 0  # moved from Keras's zero initialisation
