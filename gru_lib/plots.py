@@ -24,7 +24,7 @@ import numpy as np
 from .tasks import MODEL_ORDER as _MODEL_ORDER
 from .tasks import model_label as _label
 
-__all__ = ["plot_curves", "plot_gradient_norms", "plot_gates", "plot_gate_grid", "plot_traces", "unit_order"]
+__all__ = ["plot_curves", "plot_curves_by_rate", "plot_gradient_norms", "plot_gates", "plot_gate_grid", "plot_traces", "unit_order"]
 
 #: What the gate letters stand for in titles.
 GATE_NAMES = {"z": "update gate $z_t$", "r": "reset gate $r_t$", "h_tilde": r"candidate $\tilde h_t$"}
@@ -381,4 +381,71 @@ def plot_curves(
     ax.grid(True, alpha=0.3)
     if keys:
         ax.legend(fontsize="small")
+    return fig
+
+
+def plot_curves_by_rate(
+    results: Sequence[dict],
+    rates: Sequence[float],
+    *,
+    total_epochs: Optional[int] = None,
+    chance: Optional[float] = None,
+    title: Optional[str] = None,
+):
+    """Training and test accuracy per epoch, one panel per base rate and one colour per model,
+    in the arrangement of the paper's Figure 1; returns the matplotlib Figure. Pass only the
+    rates that have runs: a panel without data is not drawn as if it were a result.
+
+    Dashed lines are the training accuracy (the running mean with dropout on), solid lines the
+    test accuracy. A run with fewer epochs than ``total_epochs`` is in progress: its last point
+    is marked and labelled with the epoch it reached. ``chance`` (in %) draws the accuracy of a
+    constant answer. The legend sits below the panels, outside them. Runs of several seeds of one
+    model and rate are drawn as their mean (:func:`plot_curves`).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from .report import format_lr
+
+    rates = list(rates)
+    if not rates:
+        raise ValueError("expected at least one rate")
+    fig, axes = plt.subplots(1, len(rates), figsize=(max(4.2 * len(rates), 8.4), 4.0), sharey=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    models = sorted({r["config"]["model"] for r in results}, key=lambda m: (_MODEL_ORDER.get(m, 99), m))
+    color = {m: colors[i % len(colors)] for i, m in enumerate(models)}
+    for ax, lr in zip(axes[0], rates):
+        here = [r for r in results if abs(r["config"]["lr"] - lr) <= 1e-9 * lr]
+        for m in models:
+            runs = [r for r in here if r["config"]["model"] == m and r["history"]]
+            if not runs:
+                continue
+            n = min(len(r["history"]) for r in runs)
+            epochs = [runs[0]["history"][e]["epoch"] for e in range(n)]
+            for split, style in (("train", "--"), ("test", "-")):
+                mean = [100 * statistics.fmean(r["history"][e][f"{split}_acc"] for r in runs) for e in range(n)]
+                ax.plot(epochs, mean, style, color=color[m], lw=1.4)
+                if split == "test" and total_epochs is not None and n < total_epochs:
+                    ax.plot(epochs[-1:], mean[-1:], "o", color=color[m], ms=4)
+                    ax.annotate(f"{n}/{total_epochs}", (epochs[-1], mean[-1]), xytext=(3, -10),
+                                textcoords="offset points", fontsize="small", color=color[m])
+        if chance is not None:
+            ax.axhline(chance, color="0.5", ls=":", lw=1)
+        ax.set_title(f"η = {format_lr(lr)}")
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        if total_epochs is not None:
+            ax.set_xlim(0, total_epochs + 1)
+    axes[0][0].set_ylabel("accuracy (%)")
+    handles = [Line2D([], [], color=color[m], lw=2, label=_label(m)) for m in models]
+    handles += [Line2D([], [], color="0.3", ls="-", label="test"),
+                Line2D([], [], color="0.3", ls="--", label="training (running, dropout on)")]
+    if chance is not None:
+        handles.append(Line2D([], [], color="0.5", ls=":", label=f"chance, {chance:g}%"))
+    if total_epochs is not None and any(len(r["history"]) < total_epochs for r in results):
+        handles.append(Line2D([], [], color="0.3", marker="o", ls="", ms=4, label="in progress: epochs done/total"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.16 if len(handles) > 4 else 0.1, 1, 1))
     return fig
