@@ -35,6 +35,22 @@ def test_dry_run_lists_the_paper_grids(tmp_path):
     assert "48 stacks" in lines[0]
 
 
+def test_lrs_and_checkpoint_dir_select_the_runs_and_where_their_checkpoints_are(tmp_path):
+    ckpts = tmp_path / "ckpts"
+    ckpts.mkdir()
+    name = experiments.result_filename("imdb", "gru1", "tanh", 1e-5, 0)
+    (ckpts / name).with_suffix(".ckpt").write_bytes(b"")  # only its presence is read by a dry run
+    r = run("--dry-run", "--grids", "imdb", "--lrs", "1e-5", "--seeds", "0", "--out-dir", str(tmp_path / "out"),
+            "--checkpoint-dir", str(ckpts), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    # one rate of each IMDB table: 4 variants, each a stack of one
+    assert r.stdout.splitlines() == ["Table 2: 0/4 complete; 4 stacks to train (1, 1, 1, 1 models)",
+                                     "Table 3: 0/4 complete; 4 stacks to train (1, 1, 1, 1 models)"]
+    statuses, jobs = experiments.plan_grid("imdb", ["gru1"], ["tanh"], [1e-5], [0], tmp_path / "out",
+                                           preset="paper", checkpoint_dir=ckpts)
+    assert jobs[0].checkpoint_dir == ckpts and jobs[0].statuses[0]["resumed"] is True
+
+
 def _script():
     spec = importlib.util.spec_from_file_location("_paper_grid", SCRIPT)
     module = importlib.util.module_from_spec(spec)
