@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 
 from .variants import Variant, get_variant
@@ -360,9 +361,12 @@ def _reference_backward(ctx, grad_out: Tensor, grad_hn: Tensor) -> tuple[Optiona
     return tuple(result)
 
 
-def _under_transform() -> bool:
-    """Whether a ``torch.func`` transform (``vmap``, ``grad``, ``jacrev``, ``jvp``, …) is active."""
-    return torch._C._are_functorch_transforms_active()
+def _needs_reference(*tensors: Optional[Tensor]) -> bool:
+    """Whether a ``torch.func`` transform (``vmap``, ``grad``, ``jacrev``, ``jvp``, …) is active,
+    or a tensor carries a forward-mode tangent (``torch.autograd.forward_ad``)."""
+    if torch._C._are_functorch_transforms_active():
+        return True
+    return any(t is not None and fwAD.unpack_dual(t).tangent is not None for t in tensors)
 
 
 class _GRUSequence(torch.autograd.Function):
@@ -531,8 +535,9 @@ def gru_sequence(
     :func:`gru_sequence_autograd` and differentiate that, so their gradients are
     exact and stay attached to the graph. Under a ``torch.func`` transform
     (``vmap``, ``grad``, ``jacrev``, ``jvp``, ``functional_call`` inside one of
-    them) the call runs :func:`gru_sequence_autograd` itself, whose operations all
-    have vmap and forward-mode rules. Ordinary training keeps the hand-written pass.
+    them) and with forward-mode tangents (``torch.autograd.forward_ad``) the call
+    runs :func:`gru_sequence_autograd` itself, whose operations all have vmap and
+    forward-mode rules. Ordinary training keeps the hand-written pass.
 
     ``x`` is ``(T, batch, m)``, ``h0`` is ``(batch, n)``; no validation happens
     here (the modules validate at their boundary).
@@ -560,7 +565,7 @@ def gru_sequence(
     input products are batched matmuls, and each model's gradients are those it
     would get on its own. (Packed input is for one model only.)
     """
-    if _under_transform():
+    if _needs_reference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh):
         return gru_sequence_autograd(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes)
     return _GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes)
 

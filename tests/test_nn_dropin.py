@@ -6,6 +6,7 @@ import warnings
 
 import pytest
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import nn
 from torch.autograd import gradcheck, gradgradcheck
 from torch.func import functional_call, grad, jacrev, vmap
@@ -254,6 +255,21 @@ def test_vmap_over_a_batch_of_sequences_equals_the_batched_call():
     ref_out, ref_h = gru(xs.transpose(0, 1))
     torch.testing.assert_close(out, ref_out.transpose(0, 1), rtol=0, atol=1e-12)
     torch.testing.assert_close(h, ref_h.transpose(0, 1), rtol=0, atol=1e-12)
+
+
+# torch's own forward-mode set-up scripts its decompositions on first use and warns about it.
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_forward_mode_tangents_equal_nn_grus():
+    torch.manual_seed(0)
+    ref = nn.GRU(2, 3, num_layers=2, dtype=F64)
+    ours = gnn.GRU(2, 3, num_layers=2, dtype=F64)
+    ours.load_state_dict(ref.state_dict())
+    x, t = torch.randn(4, 2, 2, dtype=F64), torch.randn(4, 2, 2, dtype=F64)
+    with fwAD.dual_level():
+        tangents = [fwAD.unpack_dual(m(fwAD.make_dual(x, t))[0]).tangent for m in (ref, ours)]
+    torch.testing.assert_close(tangents[1], tangents[0], rtol=1e-10, atol=1e-12)
+    _, jvp_out = torch.func.jvp(lambda x: ours(x)[0], (x,), (t,))
+    torch.testing.assert_close(jvp_out, tangents[0], rtol=1e-10, atol=1e-12)
 
 
 # -- errors: an instance of what PyTorch raises -----------------------------------------
