@@ -3,7 +3,10 @@
 The modules mirror ``torch.nn``:
 
 * :class:`GRUCell`, :class:`GRU` — every variant (``variant="gru0"…"gru3"``), either
-  candidate activation, reset before or after ``U_h``, either update rule;
+  candidate activation, reset before or after ``U_h``, either update rule; the paper's
+  conventions by default;
+* :class:`gru_lib.nn.GRU`, :class:`gru_lib.nn.GRUCell` — the same modules with
+  ``torch.nn.GRU``'s defaults, signature and layout: drop-in replacements;
 * :class:`SimpleRNN`, :class:`LSTM`, :class:`MGU` — the baselines;
 * :func:`count_params` — closed-form parameter counts;
 * :mod:`gru_lib.convert` — PyTorch and Keras weights, update-rule conventions.
@@ -19,7 +22,8 @@ grid runs).
 
 import importlib as _importlib
 
-from . import convert
+from . import convert, nn
+from ._checks import DtypeError, InputError, NotATensorError
 from .baselines import LSTM, MGU, SimpleRNN
 from .cell import GRUCell
 from .params import MODELS, count_formula, count_params
@@ -45,11 +49,14 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 __all__ = [
+    "DtypeError",
     "GRU",
     "GRUCell",
+    "InputError",
     "LSTM",
     "MGU",
     "MODELS",
+    "NotATensorError",
     "SimpleRNN",
     "VARIANTS",
     "Variant",
@@ -58,4 +65,5 @@ __all__ = [
     "count_formula",
     "count_params",
     "get_variant",
+    "nn",
 ]

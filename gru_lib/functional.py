@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from .variants import Variant, get_variant
 
@@ -330,6 +330,45 @@ def scan(step, xp: Tensor, state: tuple[Tensor, ...], batch_sizes: Optional[list
     return torch.cat(outs), finals
 
 
+def _is_batched(t: Optional[Tensor]) -> bool:
+    """Whether ``t`` carries a vmap batch dimension (``torch.func.vmap``, or the older vmap
+    that ``torch.autograd.grad(..., is_grads_batched=True)`` runs the backward under)."""
+    return t is not None and (torch._C._functorch.is_batchedtensor(t) or torch._C._functorch.is_legacy_batchedtensor(t))
+
+
+def _reference_backward(ctx, grad_out: Tensor, grad_hn: Tensor) -> tuple[Optional[Tensor], ...]:
+    """The vector-Jacobian product of :func:`gru_sequence_autograd` at the saved inputs.
+
+    Used where the hand-written backward cannot serve: with ``create_graph=True`` the
+    result stays attached to the graph, through the recomputed steps, to the inputs and
+    to ``grad_out``/``grad_hn``, so second-order gradients are exact; under a batched
+    backward every operation here has a vmap rule.
+    """
+    x, h0, weight_ih, weight_hh = ctx.saved_tensors[:4]
+    bias_ih, bias_hh = ctx.saved_tensors[9:]
+    inputs = (x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
+    wanted = [i for i, t in enumerate(inputs) if t is not None and ctx.needs_input_grad[i]]
+    create_graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        out, h_n = gru_sequence_autograd(*inputs, ctx.spec, ctx.batch_sizes)
+        grads = torch.autograd.grad(
+            (out, h_n), [inputs[i] for i in wanted], (grad_out, grad_hn),
+            create_graph=create_graph, allow_unused=True, materialize_grads=True,
+        )
+    result: list[Optional[Tensor]] = [None] * 8
+    for i, g in zip(wanted, grads):
+        result[i] = g
+    return tuple(result)
+
+
+def _needs_reference(*tensors: Optional[Tensor]) -> bool:
+    """Whether a ``torch.func`` transform (``vmap``, ``grad``, ``jacrev``, ``jvp``, …) is active,
+    or a tensor carries a forward-mode tangent (``torch.autograd.forward_ad``)."""
+    if torch._C._are_functorch_transforms_active():
+        return True
+    return any(t is not None and fwAD.unpack_dual(t).tangent is not None for t in tensors)
+
+
 class _GRUSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes):  # type: ignore[override]
@@ -355,7 +394,7 @@ class _GRUSequence(torch.autograd.Function):
                 ht_s[t].copy_(ht)
                 aux_s[t].copy_(aux)
         if need_grad:
-            ctx.save_for_backward(x, h0, weight_ih, weight_hh, out, zs, rs, hts, auxs)
+            ctx.save_for_backward(x, h0, weight_ih, weight_hh, out, zs, rs, hts, auxs, bias_ih, bias_hh)
             ctx.spec = spec
             ctx.batch_sizes = batch_sizes
             ctx.has_bias = (bias_ih is not None, bias_hh is not None)
@@ -364,9 +403,18 @@ class _GRUSequence(torch.autograd.Function):
         return out, h.clone() if h is h0 else h
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out, grad_hn):  # type: ignore[override]
-        x, h0, weight_ih, weight_hh, out, zs, rs, hts, auxs = ctx.saved_tensors
+        # The hand-written pass below is correct for first-order gradients only: its
+        # buffers are constants to autograd, and it writes into them in place. A
+        # backward that must itself be differentiable (create_graph=True) or that runs
+        # batched (is_grads_batched=True) recomputes through the autograd reference.
+        if torch.is_grad_enabled() or _is_batched(grad_out) or _is_batched(grad_hn):
+            return _reference_backward(ctx, grad_out, grad_hn)
+        return _GRUSequence._fused_backward(ctx, grad_out, grad_hn)
+
+    @staticmethod
+    def _fused_backward(ctx, grad_out, grad_hn):
+        x, h0, weight_ih, weight_hh, out, zs, rs, hts, auxs = ctx.saved_tensors[:9]
         spec: GRUSpec = ctx.spec
         bs: Optional[list[int]] = ctx.batch_sizes
         packed = bs is not None
@@ -478,8 +526,18 @@ def gru_sequence(
     docstring) and returns ``(output, h_T)`` with ``output`` of shape
     ``(T, batch, n)``. Gradients come from a hand-derived backward pass
     (backpropagation through time in closed form), verified against autograd
-    and ``torch.autograd.gradcheck`` in the test suite. Double backward is not
-    supported; use ``GRU(..., implementation="autograd")`` for that.
+    and ``torch.autograd.gradcheck`` in the test suite.
+
+    **Higher-order gradients and transforms.** A backward with
+    ``create_graph=True`` (gradient penalties, ``gradgradcheck``, Hessian-vector
+    products) and a batched backward (``torch.autograd.grad(...,
+    is_grads_batched=True)``) recompute the sequence through
+    :func:`gru_sequence_autograd` and differentiate that, so their gradients are
+    exact and stay attached to the graph. Under a ``torch.func`` transform
+    (``vmap``, ``grad``, ``jacrev``, ``jvp``, ``functional_call`` inside one of
+    them) and with forward-mode tangents (``torch.autograd.forward_ad``) the call
+    runs :func:`gru_sequence_autograd` itself, whose operations all have vmap and
+    forward-mode rules. Ordinary training keeps the hand-written pass.
 
     ``x`` is ``(T, batch, m)``, ``h0`` is ``(batch, n)``; no validation happens
     here (the modules validate at their boundary).
@@ -507,6 +565,8 @@ def gru_sequence(
     input products are batched matmuls, and each model's gradients are those it
     would get on its own. (Packed input is for one model only.)
     """
+    if _needs_reference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh):
+        return gru_sequence_autograd(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes)
     return _GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes)
 
 

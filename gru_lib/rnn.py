@@ -11,7 +11,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
-from ._checks import check_bool, check_hidden, check_input, check_layer_size, check_params_match
+from ._checks import (
+    DtypeError, InputError, check_bool, check_hidden, check_input, check_layer_size, check_no_projections,
+    check_params_match,
+)
 from .cell import GRUCell, GRUOptions, check_gate_signals
 from .functional import GRUSpec, gru_sequence, gru_sequence_autograd, parameter_shapes
 from .init import init_parameters_
@@ -53,8 +56,8 @@ class RecurrentStack(nn.Module):
     ``flatten_parameters``, ``check_input``, ``get_expected_hidden_size``,
     ``check_hidden_size``, ``check_forward_args``, ``permute_hidden``, ``mode``,
     ``proj_size``), so that code written for ``torch.nn.GRU`` runs unchanged. The
-    checks raise ``ValueError``/``TypeError`` where PyTorch raises ``RuntimeError``,
-    with PyTorch's wording.
+    checks raise what PyTorch raises, with PyTorch's wording (:class:`~gru_lib.InputError`
+    is also a ``RuntimeError``, :class:`~gru_lib.DtypeError` also a ``ValueError``).
     """
 
     state_size = 1
@@ -89,7 +92,7 @@ class RecurrentStack(nn.Module):
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
                 f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
-                stacklevel=3 if type(self).__init__ is not RecurrentStack.__init__ else 2,
+                stacklevel=self._caller_stacklevel(),
             )
         self.bias = check_bool("bias", bias)
         self.batch_first = check_bool("batch_first", batch_first)
@@ -103,6 +106,12 @@ class RecurrentStack(nn.Module):
                 for name, shape in self.layer_shapes(layer_in).items():
                     self.register_parameter(name + suffix, nn.Parameter(torch.empty(shape, **factory)))
         self.reset_parameters(init)
+
+    def _caller_stacklevel(self) -> int:
+        """The ``warnings`` stack level of the line that built this module: one frame per
+        ``__init__`` in the class hierarchy above this one (each calls ``super().__init__``)."""
+        mro = type(self).__mro__
+        return 2 + sum("__init__" in vars(c) for c in mro[: mro.index(RecurrentStack)])
 
     # -- what subclasses provide -------------------------------------------------
     def layer_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
@@ -189,15 +198,15 @@ class RecurrentStack(nn.Module):
         """``torch.nn.RNNBase.check_input``: dtype, rank (2 if packed else 3) and feature size."""
         w = self.weight_ih_l0
         if input.dtype != w.dtype:
-            raise TypeError(
+            raise DtypeError(
                 f"RNN input dtype ({input.dtype}) does not match weight dtype ({w.dtype}). "
                 f"Convert input: input.to({w.dtype}), or convert model: model.to({input.dtype})"
             )
         expected_input_dim = 2 if batch_sizes is not None else 3
         if input.dim() != expected_input_dim:
-            raise ValueError(f"input must have {expected_input_dim} dimensions, got {input.dim()}")
+            raise InputError(f"input must have {expected_input_dim} dimensions, got {input.dim()}")
         if self.input_size != input.size(-1):
-            raise ValueError(
+            raise InputError(
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {input.size(-1)}"
             )
 
@@ -212,9 +221,10 @@ class RecurrentStack(nn.Module):
     def check_hidden_size(
         self, hx: Tensor, expected_hidden_size: tuple[int, ...], msg: str = "Expected hidden size {}, got {}"
     ) -> None:
-        """Raise ``ValueError(msg.format(expected, actual))`` unless ``hx`` has the expected size."""
+        """Raise :class:`~gru_lib.InputError` (a ``RuntimeError``, as in PyTorch)
+        ``(msg.format(expected, actual))`` unless ``hx`` has the expected size."""
         if tuple(hx.size()) != tuple(expected_hidden_size):
-            raise ValueError(msg.format(tuple(expected_hidden_size), list(hx.size())))
+            raise InputError(msg.format(tuple(expected_hidden_size), list(hx.size())))
 
     def check_forward_args(self, input: Tensor, hidden, batch_sizes: Optional[Tensor]) -> None:
         """``check_input``, then every state tensor against ``get_expected_hidden_size``."""
@@ -276,9 +286,9 @@ class RecurrentStack(nn.Module):
     def _forward_packed(self, input: PackedSequence, hx):
         data, batch_sizes, sorted_indices, unsorted_indices = input
         if not isinstance(data, Tensor) or not data.is_floating_point():
-            raise TypeError(f"a PackedSequence's data must be a floating tensor, got {getattr(data, 'dtype', data)!r}")
+            raise DtypeError(f"a PackedSequence's data must be a floating tensor, got {getattr(data, 'dtype', data)!r}")
         if data.dim() != 2 or data.shape[-1] != self.input_size:
-            raise ValueError(
+            raise InputError(
                 f"a PackedSequence's data must have shape (sum of lengths, input_size={self.input_size}), "
                 f"got {tuple(data.shape)}"
             )
@@ -307,7 +317,7 @@ class RecurrentStack(nn.Module):
         if batched and self.batch_first:
             x = x.transpose(0, 1)
         if x.shape[0] == 0:
-            raise ValueError(f"input must have at least one time step, got shape {tuple(input.shape)}")
+            raise InputError(f"input must have at least one time step, got shape {tuple(input.shape)}")
         x = x.contiguous()
         h0 = self._initial_state(hx, x.shape[1], x, batched)
         x, h_n = self._run_layers(x, h0, None)
@@ -327,6 +337,10 @@ class GRU(GRUOptions, RecurrentStack):
     layer runs a second recurrence over the reversed sequence and concatenates the
     two outputs; layer ``l > 0`` takes the previous layer's output as its input,
     with dropout between layers as in PyTorch.
+
+    Its defaults are the paper's (reset before ``U_h``, update rule (8), one bias per
+    gate). :class:`gru_lib.nn.GRU` is the same module with ``torch.nn.GRU``'s
+    defaults and signature: the drop-in replacement for ``torch.nn.GRU``.
 
     Inputs: ``input, hx``
         * **input**: :math:`(L, N, m)`, :math:`(N, L, m)` with ``batch_first=True``,
@@ -356,7 +370,12 @@ class GRU(GRUOptions, RecurrentStack):
     implementation:
         ``"fused"`` (default): a hand-written backward pass over the whole sequence
         (:func:`gru_lib.functional.gru_sequence`); ``"autograd"``: the step formula
-        differentiated by autograd (slower, supports double backward).
+        differentiated by autograd (slower). Both give exact higher-order gradients
+        (``create_graph=True``), batched gradients and ``torch.func`` transforms: the
+        fused pass recomputes through the autograd one for those.
+    proj_size:
+        Only ``0``, as in ``torch.nn.GRU``; anything else raises ``ValueError`` (no GRU
+        has projections).
 
     Notes
     -----
@@ -402,9 +421,11 @@ class GRU(GRUOptions, RecurrentStack):
         update_rule: str = "paper",
         init: str = "torch",
         implementation: str = "fused",
+        proj_size: int = 0,
         device=None,
         dtype=None,
     ) -> None:
+        check_no_projections(proj_size, type(self).__name__)
         if implementation not in IMPLEMENTATIONS:
             raise ValueError(f"unknown implementation {implementation!r}; expected one of {list(IMPLEMENTATIONS)}")
         spec = GRUSpec.make(variant, activation, reset_after, update_rule)

@@ -1,10 +1,12 @@
-"""gru_lib.GRU as a drop-in for torch.nn.GRU: its public interface, and nn.GRU code run unchanged."""
+"""gru_lib.GRU and gru_lib.nn.GRU as drop-ins for torch.nn.GRU: the public interface, and nn.GRU code run
+unchanged."""
 
 import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
+import gru_lib.nn
 from gru_lib import GRU, LSTM
 from gru_lib.convert import from_torch
 from gru_lib.rnn import RecurrentStack
@@ -18,10 +20,13 @@ def _public(obj) -> set[str]:
     return {name for name in dir(obj) if not name.startswith("_")}
 
 
+@pytest.mark.parametrize("make", [from_torch, lambda ref: gru_lib.nn.GRU(3, 4, ref.num_layers, ref.bias,
+                                                                         bidirectional=ref.bidirectional)],
+                         ids=["gru_lib.GRU", "gru_lib.nn.GRU"])
 @pytest.mark.parametrize("num_layers,bidirectional,bias", [(1, False, True), (2, True, True), (2, False, False)])
-def test_every_public_attribute_of_nn_gru_is_there(num_layers, bidirectional, bias):
+def test_every_public_attribute_of_nn_gru_is_there(num_layers, bidirectional, bias, make):
     ref = nn.GRU(3, 4, num_layers, bias=bias, bidirectional=bidirectional)
-    ours = from_torch(ref)
+    ours = make(ref)
     missing = _public(ref) - _public(ours)
     unexplained = sorted(missing - ALLOWED_MISSING.keys())
     assert not unexplained, f"gru_lib.GRU lacks torch.nn.GRU's {unexplained} with no stated reason"
@@ -63,7 +68,7 @@ def test_flatten_parameters_is_a_no_op_that_keeps_the_function():
         assert torch.equal(v, before[k])
 
 
-def test_checks_behave_like_torchs_with_value_and_type_errors():
+def test_checks_behave_like_torchs_and_raise_what_torch_raises():
     ref = nn.GRU(3, 4, num_layers=2, bidirectional=True)
     ours = from_torch(ref)
     x = torch.randn(5, 2, 3)
@@ -71,15 +76,15 @@ def test_checks_behave_like_torchs_with_value_and_type_errors():
     for inp, bs in ((x, None), (packed.data, packed.batch_sizes)):
         assert ours.get_expected_hidden_size(inp, bs) == ref.get_expected_hidden_size(inp, bs) == (4, 2, 4)
         ours.check_forward_args(inp, torch.zeros(4, 2, 4), bs)
-    with pytest.raises(ValueError, match=r"input.size\(-1\) must be equal to input_size. Expected 3, got 5"):
+    with pytest.raises(RuntimeError, match=r"input.size\(-1\) must be equal to input_size. Expected 3, got 5"):
         ours.check_input(torch.randn(5, 2, 5), None)
-    with pytest.raises(ValueError, match="input must have 2 dimensions, got 3"):
+    with pytest.raises(RuntimeError, match="input must have 2 dimensions, got 3"):
         ours.check_input(x, packed.batch_sizes)
-    with pytest.raises(TypeError, match=r"RNN input dtype \(torch.float64\) does not match weight dtype"):
+    with pytest.raises(ValueError, match=r"RNN input dtype \(torch.float64\) does not match weight dtype"):
         ours.check_input(x.double(), None)
-    with pytest.raises(ValueError, match=r"Expected hidden size \(4, 2, 4\), got \[4, 3, 4\]"):
+    with pytest.raises(RuntimeError, match=r"Expected hidden size \(4, 2, 4\), got \[4, 3, 4\]"):
         ours.check_forward_args(x, torch.zeros(4, 3, 4), None)
-    with pytest.raises(ValueError, match=r"Expected hidden c_0 size \(1, 2, 4\), got \[1, 2, 5\]"):
+    with pytest.raises(RuntimeError, match=r"Expected hidden c_0 size \(1, 2, 4\), got \[1, 2, 5\]"):
         LSTM(3, 4).check_forward_args(x, (torch.zeros(1, 2, 4), torch.zeros(1, 2, 5)), None)
     h = torch.randn(4, 3, 4)
     perm = torch.tensor([2, 0, 1])
@@ -123,7 +128,12 @@ def test_nn_gru_code_runs_unchanged_and_gives_the_same_losses():
         torch.manual_seed(2)
         return nn.GRU(6, 5, num_layers=2, batch_first=True, bidirectional=True)
 
+    def drop_in():  # the same line with torch.nn replaced by gru_lib.nn: same seed, same weights
+        torch.manual_seed(2)
+        return gru_lib.nn.GRU(6, 5, num_layers=2, batch_first=True, bidirectional=True)
+
     ref = _classifier_losses(torch_gru)
     ours = _classifier_losses(lambda: from_torch(torch_gru()))
     assert ours == pytest.approx(ref, abs=1e-5)
+    assert _classifier_losses(drop_in) == pytest.approx(ref, abs=1e-5)
     assert ref[0] != pytest.approx(ref[-1], abs=1e-5)  # it trained
