@@ -201,8 +201,10 @@ class TrainConfig:
 
     ``task``, ``train_limit`` and ``test_limit`` describe where the data came from
     (see :mod:`gru_lib.experiments`); the loop itself trains on whatever
-    :class:`SequenceData` it is given. ``device``, ``threads`` and ``eval_batch_size``
-    do not change the model being trained and may differ when a run is resumed.
+    :class:`SequenceData` it is given. ``device``, ``threads``, ``eval_batch_size`` and
+    ``implementation`` (``"fused"``, ``"autograd"`` or ``"triton"``: see
+    :class:`gru_lib.GRU`) do not change the model being trained and may differ when a
+    run is resumed.
     """
 
     task: str
@@ -229,7 +231,8 @@ class TrainConfig:
     eval_batch_size: int = 1000
 
     #: fields that may change between a run and its resumption
-    RESUMABLE_CHANGES = ("epochs", "device", "threads", "eval_batch_size")
+    #: (``implementation`` is the engine: the same model, its arithmetic equal to float tolerance)
+    RESUMABLE_CHANGES = ("epochs", "device", "threads", "eval_batch_size", "implementation")
 
     #: Upper bounds of the sizes (a larger value is a typo, or a model that cannot fit in memory).
     LIMITS = {"epochs": 1_000_000, "batch_size": 1 << 20, "eval_batch_size": 1 << 20, "hidden_size": 1 << 16,

@@ -92,19 +92,19 @@ def _forward_kernel(
     step = K * B * N
     h = tl.load(h0 + state, mask=mask, other=0.0).to(ACC)
     if not HIDDEN and not INPUT:  # GRU3: constant gates
-        a_r = tl.zeros((BLOCK_B, BLOCK_N), ACC)
-        a_z = tl.zeros((BLOCK_B, BLOCK_N), ACC)
+        a_r = tl.full((BLOCK_B, BLOCK_N), 0.0, ACC)
+        a_z = tl.full((BLOCK_B, BLOCK_N), 0.0, ACC)
         if HAS_BG:
             a_r += bg_r
             a_z += bg_z
-        r = tl.sigmoid(a_r)
-        z = tl.sigmoid(a_z)
+        r = 1.0 / (1.0 + tl.exp(-a_r))
+        z = 1.0 / (1.0 + tl.exp(-a_z))
     x_k = xp + k * sx_k + rows[:, None] * sx_b + cols[None, :]
     for t in range(T):
         x_t = x_k + t * sx_t
         if HIDDEN or INPUT:
-            a_r = tl.zeros((BLOCK_B, BLOCK_N), ACC)
-            a_z = tl.zeros((BLOCK_B, BLOCK_N), ACC)
+            a_r = tl.full((BLOCK_B, BLOCK_N), 0.0, ACC)
+            a_z = tl.full((BLOCK_B, BLOCK_N), 0.0, ACC)
             if HIDDEN:
                 a_r += tl.dot(h, w_r, input_precision=PRECISION, out_dtype=ACC)
                 a_z += tl.dot(h, w_z, input_precision=PRECISION, out_dtype=ACC)
@@ -114,8 +114,8 @@ def _forward_kernel(
             if HAS_BG:
                 a_r += bg_r
                 a_z += bg_z
-            r = tl.sigmoid(a_r)
-            z = tl.sigmoid(a_z)
+            r = 1.0 / (1.0 + tl.exp(-a_r))
+            z = 1.0 / (1.0 + tl.exp(-a_z))
         x_h = tl.load(x_t + (2 * N if INPUT else 0), mask=mask, other=0.0).to(ACC)
         if RESET_AFTER:
             aux = tl.dot(h, w_h, input_precision=PRECISION, out_dtype=ACC)
@@ -217,6 +217,8 @@ def _backward_kernel(
 
 
 _KERNELS: dict = {}
+# The kernels call Triton's builtins only, not the functions that triton.language itself
+# jits (tl.sigmoid, tl.zeros, …): those were jitted for the mode in force when triton was imported.
 
 
 def _kernels() -> tuple:
@@ -255,7 +257,7 @@ def check_device(t: Tensor) -> None:
     if t.device.type != "cuda" and not interpreting():
         raise RuntimeError(
             f"implementation='triton' runs on CUDA devices, and this tensor is on {t.device}; "
-            "set TRITON_INTERPRET=1 (before the first Triton GRU runs) to run the kernels on the CPU "
+            "set TRITON_INTERPRET=1 to run the kernels on the CPU "
             "through Triton's interpreter (slow, for testing), or use implementation='fused'"
         )
 
