@@ -296,3 +296,18 @@ def test_compiled_training_in_a_cuda_graph_equals_fused(recwarn):
     for a, b in zip(runs["fused"], runs["triton"]):
         _same(a, b)
         assert b["provenance"]["triton"]["interpreted"] is False
+
+
+def test_the_gpu_benchmark_has_a_triton_column(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_bench_gpu", ROOT / "benchmarks" / "gpu.py")
+    gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu)
+    result = gpu.main(["--device", "cpu", "--tasks", "mnist-row", "--variants", "gru3", "--seeds", "1",
+                       "--batches", "1", "--repeats", "1", "--triton-stacks", "1", "2"])
+    row = result["rows"][0]
+    assert set(row["triton"]) == {"gru3 x1", "gru3 x2"} and all(s > 0 for s in row["triton"].values())
+    assert row["us_per_step"]["triton gru3 x2"] == pytest.approx(row["triton"]["gru3 x2"] * 32 / 60000 / 28 * 1e6)
+    assert result["triton"]["interpreted"] is True
+    assert result["total_triton_stacked_h"] > 0 and "in Triton stacks" in capsys.readouterr().out
