@@ -46,6 +46,8 @@ Where it runs
     engine is used.
 """
 
+import os
+
 import triton
 import triton.language as tl
 import torch
@@ -235,7 +237,10 @@ def _kernels() -> tuple:
 
 def interpreting() -> bool:
     """Whether Triton's interpreter runs the kernels (``TRITON_INTERPRET=1``, read now)."""
-    return bool(triton.knobs.runtime.interpret)
+    knobs = getattr(triton, "knobs", None)  # Triton < 3.4 read the variable itself
+    if knobs is not None:
+        return bool(knobs.runtime.interpret)
+    return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
 
 
 def dot_precision() -> str:

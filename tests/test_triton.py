@@ -311,3 +311,12 @@ def test_the_gpu_benchmark_has_a_triton_column(tmp_path, capsys):
     assert row["us_per_step"]["triton gru3 x2"] == pytest.approx(row["triton"]["gru3 x2"] * 32 / 60000 / 28 * 1e6)
     assert result["triton"]["interpreted"] is True
     assert result["total_triton_stacked_h"] > 0 and "in Triton stacks" in capsys.readouterr().out
+
+
+def test_the_paper_grid_script_takes_the_engine_and_a_subset_of_rates(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "paper_grid.py"), "--dry-run", "--out-dir",
+                        str(tmp_path), "--device", "cpu", "--grids", "imdb", "--lrs", "1e-5", "--seeds", "0",
+                        "--implementation", "triton"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    # Tables 2 and 3 at the one rate: 4 variants each
+    assert [ln.split(": ")[1].split(" ")[0] for ln in r.stdout.splitlines()] == ["0/4", "0/4"]
