@@ -71,7 +71,9 @@ def _forward_kernel(
     RESET_AFTER: tl.constexpr, RELU: tl.constexpr, PAPER: tl.constexpr, STORE: tl.constexpr,
     ACC: tl.constexpr, PRECISION: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
-    k = tl.program_id(0)
+    # offsets that grow with the model or the step are int64: an evaluation batch of a
+    # large stack has more than 2**31 elements per buffer
+    k = tl.program_id(0).to(tl.int64)
     rows = tl.program_id(1) * BLOCK_B + tl.arange(0, BLOCK_B)
     cols = tl.arange(0, BLOCK_N)
     col_ok = cols < N
@@ -90,8 +92,7 @@ def _forward_kernel(
     if HAS_BC:
         bc = tl.load(b_cand + k * N + cols, mask=col_ok, other=0.0).to(ACC)[None, :]
 
-    state = k * B * N + rows[:, None] * N + cols[None, :]  # (K, B, N) and one step of (T, K, B, N)
-    step = K * B * N
+    state = k * B * N + rows[:, None] * N + cols[None, :]  # (K, B, N), and step 0 of (T, K, B, N)
     h = tl.load(h0 + state, mask=mask, other=0.0).to(ACC)
     if not HIDDEN and not INPUT:  # GRU3: constant gates
         a_r = tl.full((BLOCK_B, BLOCK_N), 0.0, ACC)
@@ -102,8 +103,10 @@ def _forward_kernel(
         r = 1.0 / (1.0 + tl.exp(-a_r))
         z = 1.0 / (1.0 + tl.exp(-a_z))
     x_k = xp + k * sx_k + rows[:, None] * sx_b + cols[None, :]
+    at_t = tl.full((), 0, tl.int64)  # step t's offset in (T, K, B, N) and in xp
+    x_at = tl.full((), 0, tl.int64)
     for t in range(T):
-        x_t = x_k + t * sx_t
+        x_t = x_k + x_at
         if HIDDEN or INPUT:
             a_r = tl.full((BLOCK_B, BLOCK_N), 0.0, ACC)
             a_z = tl.full((BLOCK_B, BLOCK_N), 0.0, ACC)
@@ -137,7 +140,9 @@ def _forward_kernel(
             h = h + z * (ht - h)
         else:
             h = ht + z * (h - ht)
-        at = state + t * step
+        at = state + at_t
+        at_t += K * B * N
+        x_at += sx_t
         tl.store(out + at, h.to(out.dtype.element_ty), mask=mask)
         if STORE:
             tl.store(zs + at, z.to(zs.dtype.element_ty), mask=mask)
@@ -156,7 +161,7 @@ def _backward_kernel(
     HIDDEN: tl.constexpr, RESET_AFTER: tl.constexpr, RELU: tl.constexpr, PAPER: tl.constexpr,
     ACC: tl.constexpr, PRECISION: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
-    k = tl.program_id(0)
+    k = tl.program_id(0).to(tl.int64)  # int64 offsets, as in the forward kernel
     rows = tl.program_id(1) * BLOCK_B + tl.arange(0, BLOCK_B)
     cols = tl.arange(0, BLOCK_N)
     col_ok = cols < N
@@ -171,15 +176,16 @@ def _backward_kernel(
         w_z = tl.load(w_k + N * N + tile, mask=w_mask, other=0.0).to(ACC)
 
     state = k * B * N + rows[:, None] * N + cols[None, :]
-    step = K * B * N
     rec = k * B * NR + rows[:, None] * NR + cols[None, :]  # d_rec's NR columns: r, z [and U_h h + b'_h]
-    rec_step = K * B * NR
     g_k = go + k * sg_k + rows[:, None] * sg_b + cols[None, :]
     dh = tl.load(dh_in + state, mask=mask, other=0.0).to(ACC)
-    for s in range(T):
-        t = T - 1 - s
-        at = state + t * step
-        dh += tl.load(g_k + t * sg_t, mask=mask, other=0.0).to(ACC)
+    last = tl.full((), 0, tl.int64) + (T - 1)  # the loop runs from the last step back
+    at_t = last * (K * B * N)
+    rec_t0 = last * (K * B * NR)
+    g_t = last * sg_t
+    for _ in range(T):
+        at = state + at_t
+        dh += tl.load(g_k + g_t, mask=mask, other=0.0).to(ACC)
         z = tl.load(zs + at, mask=mask, other=0.0).to(ACC)
         r = tl.load(rs + at, mask=mask, other=0.0).to(ACC)
         ht = tl.load(hts + at, mask=mask, other=0.0).to(ACC)
@@ -197,7 +203,7 @@ def _backward_kernel(
         else:
             da_h = dht * (1.0 - ht * ht)
         tl.store(d_cand + at, da_h.to(d_cand.dtype.element_ty), mask=mask)
-        rec_t = d_rec + rec + t * rec_step
+        rec_t = d_rec + rec + rec_t0
         if RESET_AFTER:
             dr = da_h * tl.load(auxs + at, mask=mask, other=0.0).to(ACC)
             d_rh = da_h * r
@@ -215,6 +221,9 @@ def _backward_kernel(
             dhp += tl.dot(d_ar, w_r, input_precision=PRECISION, out_dtype=ACC)
             dhp += tl.dot(d_az, w_z, input_precision=PRECISION, out_dtype=ACC)
         dh = dhp
+        at_t -= K * B * N
+        rec_t0 -= K * B * NR
+        g_t -= sg_t
     tl.store(dh_out + state, dh.to(dh_out.dtype.element_ty), mask=mask)
 
 
