@@ -100,8 +100,18 @@ MAX_PARAMS = 1 << 28
 
 def check_runtime(config: "TrainConfig", data: Optional["SequenceData"] = None) -> torch.device:
     """What :class:`TrainConfig` cannot check alone: the device exists, the thread count fits this
-    machine, and (given the data) the model fits :data:`MAX_PARAMS`; returns the device."""
+    machine, the Triton engine can run there, and (given the data) the model fits
+    :data:`MAX_PARAMS`; returns the device."""
     device = resolve_device(config.device)
+    if config.implementation == "triton" and config.model in VARIANTS:
+        from .rnn import check_triton_engine
+        from .triton_gru import check_device
+
+        try:
+            check_triton_engine(config.hidden_size)
+            check_device(device)
+        except (ImportError, RuntimeError) as e:  # a setting this machine cannot run
+            raise ValueError(str(e)) from e
     if config.threads is not None and config.threads > max_threads():
         raise ValueError(f"threads must be at most the number of CPUs, {max_threads()}, got {config.threads}")
     if data is not None:

@@ -527,7 +527,7 @@ def gru_sequence(
     """
     if triton and batch_sizes is None:
         from .triton_gru import check_device
-        check_device(x)
+        check_device(x.device)
     return _GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes, triton)
 
 

@@ -266,11 +266,11 @@ def provenance() -> dict:
     return {"version": triton.__version__, "dot_precision": dot_precision(), "interpreted": interpreting()}
 
 
-def check_device(t: Tensor) -> None:
-    """Raise ``RuntimeError`` unless the kernels can run on ``t``'s device."""
-    if t.device.type != "cuda" and not interpreting():
+def check_device(device: torch.device) -> None:
+    """Raise ``RuntimeError`` unless the kernels can run on ``device`` now."""
+    if device.type != "cuda" and not interpreting():
         raise RuntimeError(
-            f"implementation='triton' runs on CUDA devices, and this tensor is on {t.device}; "
+            f"implementation='triton' runs on CUDA devices, not on {device}; "
             "set TRITON_INTERPRET=1 to run the kernels on the CPU "
             "through Triton's interpreter (slow, for testing), or use implementation='fused'"
         )

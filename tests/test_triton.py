@@ -198,11 +198,27 @@ def test_the_grid_command_runs_the_kernels(monkeypatch, tmp_path):
 
 
 # ----------------------------------------------------------------------------- errors
-def test_the_cpu_without_the_interpreter_is_refused(monkeypatch):
+def test_the_cpu_without_the_interpreter_is_refused(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("TRITON_INTERPRET")
     gru = GRU(3, 8, implementation="triton")
-    with pytest.raises(RuntimeError, match="CUDA devices.*TRITON_INTERPRET=1"):
+    with pytest.raises(RuntimeError, match="CUDA devices, not on cpu.*TRITON_INTERPRET=1"):
         gru(torch.randn(4, 2, 3))
+    # a training run says so before it claims its files, and so does the command line
+    from test_cli import fake_mnist
+    from test_train import config, toy_data
+
+    from gru_lib import experiments
+    from gru_lib.__main__ import main
+    from gru_lib.train import train
+
+    with pytest.raises(ValueError, match="CUDA devices, not on cpu"):
+        train(config(implementation="triton", device="cpu"), toy_data(), progress=False)
+    monkeypatch.setattr(experiments, "_mnist_arrays", fake_mnist)
+    out = tmp_path / "run.json"
+    assert main(["run", "--task", "mnist-row", "--variant", "gru1", "--out", str(out), "--device", "cpu",
+                 "--implementation", "triton", "--quiet"]) == 2
+    assert "error: implementation='triton' runs on CUDA devices" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_hidden_sizes_beyond_the_kernels_are_refused():
