@@ -108,8 +108,12 @@ def main(argv: Optional[list[str]] = None) -> dict:
     ap.add_argument("--triton-stacks", nargs="*", type=int, metavar="K",
                     help="stack sizes of the Triton column (default on CUDA: 1 6 48 and the task's K; none on "
                          "the CPU, where the kernels need TRITON_INTERPRET=1)")
+    ap.add_argument("--matmul-precision", choices=("highest", "high", "medium"), default="highest",
+                    help="torch.set_float32_matmul_precision for the run: the fused matmuls' TF32, and the "
+                         "Triton kernels' tl.dot (ieee, tf32x3, tf32); default highest (strict float32)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
+    torch.set_float32_matmul_precision(args.matmul_precision)
     device = torch.device(args.device)
     graphs = [False, True] if device.type == "cuda" else [False]
     env = environment(device, "gpu.py", argv)
@@ -172,7 +176,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
     print(f"\nthe paper's grid ({', '.join(args.tasks)}; {sum(t['models'] for t in per_task.values())} runs "
           f"of {EPOCHS} epochs): {total_one:.1f} h one model at a time, {total_stacked:.1f} h in stacks")
     result = {"rows": rows, "projection": per_task, "total_one_at_a_time_h": total_one,
-              "total_stacked_h": total_stacked, **env, **triton_env, "seeds": args.seeds}
+              "total_stacked_h": total_stacked, **env, **triton_env, "seeds": args.seeds,
+              "float32_matmul_precision": args.matmul_precision}
     if all("triton_stacked_h" in t for t in per_task.values()) and per_task:
         result["total_triton_stacked_h"] = sum(t["triton_stacked_h"] for t in per_task.values())
         print(f"  {result['total_triton_stacked_h'] * 60:.1f} min in Triton stacks")

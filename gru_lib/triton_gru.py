@@ -34,9 +34,9 @@ Precision
     ``tl.dot`` follows PyTorch's float32 matmul setting
     (:func:`torch.set_float32_matmul_precision`), as the fused path's matmuls do:
     ``"highest"`` (PyTorch's default) gives strict float32 (``input_precision="ieee"``),
-    anything else TF32. :func:`dot_precision` says which, and training records it in
-    each result's provenance. Half-precision tensors are computed in float32 and
-    float64 in float64.
+    ``"high"`` three TF32 products (``"tf32x3"``), ``"medium"`` one (``"tf32"``).
+    :func:`dot_precision` says which, and training records it in each result's
+    provenance. Half-precision tensors are computed in float32 and float64 in float64.
 
 Where it runs
     On CUDA tensors, compiled. On CPU tensors only through Triton's interpreter, when
@@ -53,7 +53,7 @@ import triton.language as tl
 import torch
 from torch import Tensor
 
-__all__ = ["BLOCK_B", "MAX_HIDDEN", "check_device", "dot_precision", "forward", "backward", "interpreting",
+__all__ = ["BLOCK_B", "DOT_PRECISIONS", "MAX_HIDDEN", "check_device", "dot_precision", "forward", "backward", "interpreting",
            "provenance"]
 
 #: Batch rows per program (``tl.dot`` needs at least 16).
@@ -252,13 +252,20 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
 
 
+#: ``tl.dot``'s ``input_precision`` for each :func:`torch.get_float32_matmul_precision`.
+DOT_PRECISIONS = {"highest": "ieee", "high": "tf32x3", "medium": "tf32"}
+
+
 def dot_precision() -> str:
-    """``"ieee"`` (strict float32) or ``"tf32"``: what ``tl.dot`` does with float32 now.
+    """What ``tl.dot`` does with float32 now: ``"ieee"``, ``"tf32x3"`` or ``"tf32"``.
 
     It follows :func:`torch.get_float32_matmul_precision`, as the fused path's
-    matmuls do: ``"highest"`` (the default) is strict float32.
+    matmuls do: ``"highest"`` (PyTorch's default) is strict float32 (``"ieee"``, on
+    the CUDA cores); ``"high"`` is three TF32 products per product on the tensor
+    cores (``"tf32x3"``, about float32's accuracy, as PyTorch's ``"high"`` allows);
+    ``"medium"`` is one TF32 product (``"tf32"``, 10 bits of mantissa).
     """
-    return "ieee" if torch.get_float32_matmul_precision() == "highest" else "tf32"
+    return DOT_PRECISIONS.get(torch.get_float32_matmul_precision(), "ieee")
 
 
 def provenance() -> dict:

@@ -3,6 +3,8 @@
 #   tests  pytest -m cuda: the compiled Triton kernels against the fused engine and cuDNN,
 #          the CUDA-graphed training step (log: gpu-tests.log)
 #   bench  benchmarks/gpu.py with its Triton column -> results/benchmarks/gpu-triton.json
+#          (strict float32), then pixel-wise MNIST and IMDB at torch's "high" matmul
+#          precision (tl.dot "tf32x3") -> results/benchmarks/gpu-triton-tf32x3.json
 #   grid   scripts/paper_grid.py on the Triton engine, into results/paper/: IMDB at
 #          eta = 1e-5, the rest of IMDB, pixel-wise Table 1 (seed 0), then everything
 #          left (each call continues where the last one stopped; finished runs are skipped)
@@ -40,9 +42,14 @@ for stage in $STAGES; do
         -rs --durations=10 >"$LOGS/gpu-tests.log" 2>&1 || status=$?
       tail -n 25 "$LOGS/gpu-tests.log" ;;
     bench)
-      budget=$(( $(left) < 220 ? $(left) : 220 ))
+      # strict float32 first (tl.dot "ieee"), then PyTorch's "high" (TF32 matmuls, tl.dot "tf32x3")
+      budget=$(( $(left) < 150 ? $(left) : 150 ))
       timeout "$budget" "$PY" benchmarks/gpu.py --batches 10 --repeats 2 --json results/benchmarks/gpu-triton.json \
         >"$LOGS/gpu-bench.log" 2>&1 || status=$?
+      budget=$(( $(left) < 90 ? $(left) : 90 ))
+      timeout "$budget" "$PY" benchmarks/gpu.py --batches 10 --repeats 2 --matmul-precision high \
+        --tasks mnist-pixel imdb --variants gru0 gru3 --json results/benchmarks/gpu-triton-tf32x3.json \
+        >>"$LOGS/gpu-bench.log" 2>&1 || status=$?
       cat "$LOGS/gpu-bench.log" ;;
     grid)
       for chunk in "--grids imdb --lrs 1e-5" "--grids imdb" "--grids mnist-pixel --seeds 0" ""; do
@@ -66,6 +73,6 @@ if [ -n "${OUT:-}" ]; then
   [ -n "$large" ] && echo "checkpoints too large to carry back (those runs start again): $large" >&2
   # shellcheck disable=SC2086
   tar czf "$OUT/gpu-session.tar.gz" results/paper/*.json $small \
-    $(ls results/benchmarks/gpu-triton.json 2>/dev/null)
+    $(ls results/benchmarks/gpu-triton*.json 2>/dev/null)
 fi
 exit $status

@@ -239,6 +239,36 @@ def test_gru_lib_imports_without_triton():
     assert "refused: implementation='triton' needs the triton package" in r.stdout
 
 
+# ----------------------------------------------------------------------------- compiled, without a GPU
+POINTERS = {"xp", "h0", "hn", "w", "b_gates", "b_cand", "out", "zs", "rs", "hts", "auxs", "go", "dh_in", "dh_out",
+            "hps", "d_rec", "d_cand"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("variant", "reset_after"), [("gru0", True), ("gru3", False)])
+def test_the_kernels_compile_for_an_h100(variant, reset_after, monkeypatch, tmp_path):
+    """Triton's compiler and ptxas need no GPU: what the interpreter cannot see (types in the
+    loops, compile-time branches, dot shapes) is checked here for sm_90."""
+    pytest.importorskip("triton.backends.nvidia")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from gru_lib import triton_gru
+
+    monkeypatch.delenv("TRITON_INTERPRET")
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # compiled now, not found in a cache
+    spec = GRUSpec.make(variant, "tanh", reset_after)
+    flags = triton_gru._flags(spec, torch.empty(1, 100))
+    forward, backward = triton_gru._kernels()
+    forward_flags = flags | dict(INPUT=spec.variant.input, HAS_BG=True, HAS_BC=reset_after, STORE=True)
+    for kernel, constants in ((forward, forward_flags), (backward, flags)):
+        signature = {a: "constexpr" if a in constants else "*fp32" if a in POINTERS else "i32"
+                     for a in kernel.arg_names}
+        compiled = triton.compile(ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32),
+                                  options={"num_warps": 8})
+        assert compiled.asm["cubin"]
+
+
 # ----------------------------------------------------------------------------- compiled, on a GPU
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 
@@ -282,6 +312,25 @@ def test_compiled_kernels_match_cudnn(n, strict_float32):
         torch.testing.assert_close(b, a, atol=2e-5, rtol=0)
     for (name, a), b in zip(ref.named_parameters(), ours.parameters()):
         torch.testing.assert_close(b.grad, a.grad, atol=1e-4, rtol=1e-4, msg=lambda s: f"{name}: {s}")
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("variant", ["gru0", "gru3"])
+def test_compiled_kernels_with_three_tf32_products(variant):
+    """torch's "high" matmul precision: tl.dot "tf32x3", about float32's accuracy."""
+    from gru_lib.triton_gru import dot_precision
+
+    spec = GRUSpec.make(variant, "tanh", False)
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")
+        assert dot_precision() == "tf32x3"
+        kernel = run_both(spec, m=7, n=128, B=32, T=100, K=2, device="cuda")[1]
+    finally:
+        torch.set_float32_matmul_precision(before)
+    fused = run_both(spec, m=7, n=128, B=32, T=100, K=2, device="cuda")[0]
+    assert_same([fused, kernel], rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.cuda
