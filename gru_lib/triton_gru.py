@@ -240,7 +240,12 @@ def _kernels() -> tuple:
     """
     mode = interpreting()
     if mode not in _KERNELS:
-        _KERNELS[mode] = (triton.jit(_forward_kernel), triton.jit(_backward_kernel))
+        # sizes and strides are not specialised on (Triton would compile again for a size of
+        # 1 or a multiple of 16): one binary serves every stack size, batch, length and n
+        _KERNELS[mode] = (
+            triton.jit(_forward_kernel, do_not_specialize=["sx_t", "sx_k", "sx_b", "T", "K", "B", "N"]),
+            triton.jit(_backward_kernel, do_not_specialize=["sg_t", "sg_k", "sg_b", "T", "K", "B", "N", "NR"]),
+        )
     return _KERNELS[mode]
 
 
