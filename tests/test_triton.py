@@ -269,6 +269,21 @@ def test_the_kernels_compile_for_an_h100(variant, reset_after, monkeypatch, tmp_
         assert compiled.asm["cubin"]
 
 
+@pytest.mark.slow
+def test_the_resource_script_reads_registers_and_stack(capsys, monkeypatch):
+    import importlib.util
+
+    pytest.importorskip("triton.backends.nvidia")
+    spec = importlib.util.spec_from_file_location("_bench_res", ROOT / "benchmarks" / "triton_resources.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.delenv("TRITON_INTERPRET")
+    rows = module.main(["--hidden", "32", "--variants", "gru3", "--precisions", "tf32"])
+    assert [r["kernel"] for r in rows] == ["forward", "backward"]
+    assert all(0 < r["REG"] <= 255 and r["STACK"] >= 0 for r in rows)
+    assert "registers" in capsys.readouterr().out
+
+
 # ----------------------------------------------------------------------------- compiled, on a GPU
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 
