@@ -43,15 +43,16 @@ def _sync(device: torch.device) -> None:
 
 
 def make_step(task: str, model: str, seeds: list[int], device: torch.device, batch: int,
-              cuda_graph: bool = False, activation: str = "tanh") -> TrainStep:
-    """A training step for a stack of the task's model, one member per seed."""
+              cuda_graph: bool = False, activation: str = "tanh", implementation: str = "fused") -> TrainStep:
+    """A training step for a stack of the task's model, one member per seed, on the given GRU engine."""
     t = TASKS[task]
     nets = []
     for seed in seeds:
         torch.manual_seed(seed)
         nets.append(build_model(model, input_size=t.input_size or 128, hidden_size=t.hidden_size,
                                 num_classes=t.num_classes, activation=activation,
-                                num_embeddings=20000 if t.input_size is None else None))
+                                num_embeddings=20000 if t.input_size is None else None,
+                                implementation=implementation))
     stack = StackedClassifier(nets).to(device)
     opt = StackedRMSprop(list(stack.parameters()), [1e-3] * len(seeds), **KERAS_RMSPROP)
     kind = "cuda" if device.type == "cuda" else "cpu"

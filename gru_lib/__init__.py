@@ -17,7 +17,8 @@ The rest is imported on first use, so that ``import gru_lib`` stays light:
 tables), :mod:`gru_lib.report`, :mod:`gru_lib.plots`, :mod:`gru_lib.widgets`,
 :mod:`gru_lib.exercises`, :mod:`gru_lib.notebook` (the chapters' helpers) and
 :mod:`gru_lib.cluster` (grids as Ray tasks; Ray itself is imported only when such a
-grid runs).
+grid runs) and :mod:`gru_lib.triton_gru` (the Triton engine of
+``GRU(..., implementation="triton")``; Triton is imported only when it runs).
 """
 
 import importlib as _importlib
@@ -33,7 +34,8 @@ from .variants import VARIANTS, Variant, get_variant
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = (
-    "cluster", "data", "exercises", "experiments", "init", "notebook", "paper", "plots", "report", "train", "widgets",
+    "cluster", "data", "exercises", "experiments", "init", "notebook", "paper", "plots", "report", "train",
+    "triton_gru", "widgets",
 )
 
 

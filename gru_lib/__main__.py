@@ -25,6 +25,7 @@ from typing import Optional
 from .cluster import ClusterError
 from .experiments import PRESETS, TASKS, load_results, results_table, run_experiment, run_grid
 from .params import MODELS
+from .rnn import IMPLEMENTATIONS
 from .train import (
     ACTIVATIONS,
     DROPOUT_PLACEMENTS,
@@ -113,6 +114,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--update-rule", choices=("paper", "cho"),
                    help="GRUs: h = (1-z)h_prev + z h~ ('paper', eq. 8; default) or h = z h_prev + (1-z) h~ ('cho', "
                         "Keras's code); the same model family")
+    p.add_argument("--implementation", choices=IMPLEMENTATIONS,
+                   help="GRUs: 'fused' (default; a hand-written backward over the sequence), 'autograd', or "
+                        "'triton' (both time loops as persistent Triton kernels: CUDA, or the CPU with "
+                        "TRITON_INTERPRET=1)")
     p.add_argument("--eval-train", action="store_true", default=None,
                    help="also evaluate the whole training set after each epoch without dropout")
     p.add_argument("--data-dir", type=Path, metavar="DIR",
@@ -197,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _OVERRIDES = ("epochs", "train_limit", "test_limit", "batch_size", "hidden_size", "dropout", "dropout_at",
-              "lr_schedule", "init", "reset_after", "update_rule", "eval_train", "device", "threads")
+              "lr_schedule", "init", "reset_after", "update_rule", "implementation", "eval_train", "device",
+              "threads")
 
 
 def _overrides(args: argparse.Namespace) -> dict:

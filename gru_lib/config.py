@@ -100,8 +100,18 @@ MAX_PARAMS = 1 << 28
 
 def check_runtime(config: "TrainConfig", data: Optional["SequenceData"] = None) -> torch.device:
     """What :class:`TrainConfig` cannot check alone: the device exists, the thread count fits this
-    machine, and (given the data) the model fits :data:`MAX_PARAMS`; returns the device."""
+    machine, the Triton engine can run there, and (given the data) the model fits
+    :data:`MAX_PARAMS`; returns the device."""
     device = resolve_device(config.device)
+    if config.implementation == "triton" and config.model in VARIANTS:
+        from .rnn import check_triton_engine
+        from .triton_gru import check_device
+
+        try:
+            check_triton_engine(config.hidden_size)
+            check_device(device)
+        except (ImportError, RuntimeError) as e:  # a setting this machine cannot run
+            raise ValueError(str(e)) from e
     if config.threads is not None and config.threads > max_threads():
         raise ValueError(f"threads must be at most the number of CPUs, {max_threads()}, got {config.threads}")
     if data is not None:
@@ -201,8 +211,10 @@ class TrainConfig:
 
     ``task``, ``train_limit`` and ``test_limit`` describe where the data came from
     (see :mod:`gru_lib.experiments`); the loop itself trains on whatever
-    :class:`SequenceData` it is given. ``device``, ``threads`` and ``eval_batch_size``
-    do not change the model being trained and may differ when a run is resumed.
+    :class:`SequenceData` it is given. ``device``, ``threads``, ``eval_batch_size`` and
+    ``implementation`` (``"fused"``, ``"autograd"`` or ``"triton"``: see
+    :class:`gru_lib.GRU`) do not change the model being trained and may differ when a
+    run is resumed.
     """
 
     task: str
@@ -229,7 +241,8 @@ class TrainConfig:
     eval_batch_size: int = 1000
 
     #: fields that may change between a run and its resumption
-    RESUMABLE_CHANGES = ("epochs", "device", "threads", "eval_batch_size")
+    #: (``implementation`` is the engine: the same model, its arithmetic equal to float tolerance)
+    RESUMABLE_CHANGES = ("epochs", "device", "threads", "eval_batch_size", "implementation")
 
     #: Upper bounds of the sizes (a larger value is a typo, or a model that cannot fit in memory).
     LIMITS = {"epochs": 1_000_000, "batch_size": 1 << 20, "eval_batch_size": 1 << 20, "hidden_size": 1 << 16,

@@ -371,8 +371,10 @@ def _needs_reference(*tensors: Optional[Tensor]) -> bool:
 
 class _GRUSequence(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes):  # type: ignore[override]
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes,  # type: ignore[override]
+                triton=False):
         packed = batch_sizes is not None
+        ctx.triton = triton and not packed
         xp, bias_rec, gate_const = _prepare(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec)
         out = x.new_empty(*xp.shape[:-1], h0.shape[-1])
         need_grad = any(ctx.needs_input_grad)
@@ -381,8 +383,12 @@ class _GRUSequence(torch.autograd.Function):
             z_s, r_s, ht_s, aux_s = (_steps(a, batch_sizes) for a in (zs, rs, hts, auxs))
         out_s = _steps(out, batch_sizes)
         h = h0
+        if ctx.triton:  # the whole loop below as one kernel launch
+            from . import triton_gru
+            h = triton_gru.forward(xp, h0, weight_hh, bias_rec, gate_const, spec, out,
+                                   (zs, rs, hts, auxs) if need_grad else None)
         finished: list[Tensor] = []
-        for t, xp_t in enumerate(_steps(xp, batch_sizes)):
+        for t, xp_t in enumerate(() if ctx.triton else _steps(xp, batch_sizes)):
             if packed and batch_sizes[t] < h.shape[0]:  # rows [b:] have ended: keep their state
                 finished.append(h[batch_sizes[t] :])
                 h = h[: batch_sizes[t]]
@@ -449,7 +455,10 @@ class _GRUSequence(torch.autograd.Function):
             _steps(a, bs) for a in (grad_out, zs, rs, hts, auxs, h_prev_all, d_rec, d_cand)
         )
 
-        for t in range(T - 1, -1, -1):
+        if ctx.triton:  # the whole loop below as one kernel launch
+            from . import triton_gru
+            dh = triton_gru.backward(grad_out, dh, (zs, rs, hts, auxs), h_prev_all, weight_hh, d_rec, d_cand, spec)
+        for t in (() if ctx.triton else range(T - 1, -1, -1)):
             if packed and bs[t] > dh.shape[0]:  # rows that ended at step t join
                 dh = torch.cat([dh, grad_hn[dh.shape[0] : bs[t]]])
             dh = dh + go_s[t]
@@ -507,7 +516,7 @@ class _GRUSequence(torch.autograd.Function):
                 g_rec = d_rec[..., 2 * n :].sum(over)
                 grad_bhh = torch.cat([g_gates, g_rec], -1) if v.bias else g_rec
         grad_h0 = dh if ctx.needs_input_grad[1] else None
-        return grad_x, grad_h0, grad_wih, grad_whh, grad_bih, grad_bhh, None, None
+        return grad_x, grad_h0, grad_wih, grad_whh, grad_bih, grad_bhh, None, None, None
 
 
 def gru_sequence(
@@ -519,6 +528,8 @@ def gru_sequence(
     bias_hh: Optional[Tensor],
     spec: GRUSpec,
     batch_sizes: Optional[list[int]] = None,
+    *,
+    triton: bool = False,
 ) -> tuple[Tensor, Tensor]:
     r"""Run one GRU layer in one direction over a time-major sequence.
 
@@ -564,10 +575,20 @@ def gru_sequence(
     ``(K, rows)``. Then ``output`` is ``(T, K, batch, n)``, the recurrent and
     input products are batched matmuls, and each model's gradients are those it
     would get on its own. (Packed input is for one model only.)
+
+    **Triton.** With ``triton=True`` the forward time loop and the backward's
+    reverse loop each run as one persistent Triton kernel
+    (:mod:`gru_lib.triton_gru`); the input projection before and the weight
+    gradients after are the same matmuls. It needs a CUDA tensor, or
+    ``TRITON_INTERPRET=1`` on the CPU (``RuntimeError`` otherwise). Packed input
+    runs the loops above instead, with the same results.
     """
     if _needs_reference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh):
         return gru_sequence_autograd(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes)
-    return _GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes)
+    if triton and batch_sizes is None:
+        from .triton_gru import check_device
+        check_device(x.device)
+    return _GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, spec, batch_sizes, triton)
 
 
 def gru_sequence_autograd(

@@ -22,7 +22,21 @@ from .variants import Variant
 
 __all__ = ["GRU", "RecurrentStack"]
 
-IMPLEMENTATIONS = ("fused", "autograd")
+IMPLEMENTATIONS = ("fused", "autograd", "triton")
+
+
+def check_triton_engine(hidden_size: int) -> None:
+    """Raise ``ImportError`` without Triton, ``ValueError`` for a hidden size the kernels do not hold."""
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is None:
+        raise ImportError("implementation='triton' needs the triton package: pip install triton "
+                          "(PyTorch's CUDA wheels bring it)")
+    from .triton_gru import MAX_HIDDEN
+
+    if hidden_size > MAX_HIDDEN:
+        raise ValueError(f"implementation='triton' holds hidden sizes up to {MAX_HIDDEN}, got {hidden_size}; "
+                         "use implementation='fused'")
 
 
 def _reverse_index(batch_sizes: list[int], device) -> Tensor:
@@ -370,9 +384,13 @@ class GRU(GRUOptions, RecurrentStack):
     implementation:
         ``"fused"`` (default): a hand-written backward pass over the whole sequence
         (:func:`gru_lib.functional.gru_sequence`); ``"autograd"``: the step formula
-        differentiated by autograd (slower). Both give exact higher-order gradients
+        differentiated by autograd (slower); ``"triton"``: the fused pass with its forward
+        and backward time loops as persistent Triton kernels, one launch per layer and
+        direction (:mod:`gru_lib.triton_gru`; CUDA, or the CPU through Triton's
+        interpreter with ``TRITON_INTERPRET=1``; hidden sizes up to 256; packed sequences
+        take the fused loops). All three give exact higher-order gradients
         (``create_graph=True``), batched gradients and ``torch.func`` transforms: the
-        fused pass recomputes through the autograd one for those.
+        fused and Triton passes recompute through the autograd one for those.
     proj_size:
         Only ``0``, as in ``torch.nn.GRU``; anything else raises ``ValueError`` (no GRU
         has projections).
@@ -435,14 +453,19 @@ class GRU(GRUOptions, RecurrentStack):
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, init, device, dtype
         )
+        if implementation == "triton":
+            check_triton_engine(self.hidden_size)
 
     def layer_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
         return parameter_shapes(self.spec, input_size, self.hidden_size, self.bias)
 
     def run_layer(self, x, state, params, batch_sizes=None):
-        run = gru_sequence if self.implementation == "fused" else gru_sequence_autograd
-        out, h = run(x, state[0], params["weight_ih"], params["weight_hh"], params.get("bias_ih"),
-                     params.get("bias_hh"), self.spec, batch_sizes)
+        args = (x, state[0], params["weight_ih"], params["weight_hh"], params.get("bias_ih"),
+                params.get("bias_hh"), self.spec, batch_sizes)
+        if self.implementation == "autograd":
+            out, h = gru_sequence_autograd(*args)
+        else:
+            out, h = gru_sequence(*args, triton=self.implementation == "triton")
         return out, (h,)
 
     def extra_repr(self) -> str:

@@ -400,7 +400,8 @@ def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFil
                           f"the run differs from one that stays on {before.split(':')[0]} (its dropout masks "
                           "come from another generator)", RuntimeWarning, stacklevel=2)
     if len(history) < config.epochs:
-        sessions.append({k: prov[k] for k in _SESSION_KEYS} | {"first_epoch": len(history) + 1})
+        session = {k: prov[k] for k in (*_SESSION_KEYS, "triton") if k in prov}
+        sessions.append(session | {"first_epoch": len(history) + 1})
     result = {
         "format": RESULT_FORMAT,
         "complete": False,
@@ -598,6 +599,9 @@ def _train_claimed(configs, data, device, claims, *, progress, deterministic, co
 
     with _run_environment(device, ref.threads, deterministic):
         prov = provenance(device, command)
+        if ref.implementation == "triton":  # the kernels' Triton version and tl.dot precision
+            from .triton_gru import provenance as triton_provenance
+            prov["triton"] = triton_provenance()
         everyone = [_open_member(c, data, f, device, prov, extra, bar) for c, f in zip(configs, claims)]
         results = [m.result for m in everyone]
         members = [m for m in everyone if m.net is not None]

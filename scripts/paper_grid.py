@@ -12,6 +12,7 @@ epoch, so any number of chunks gives the same result files as one long run.
     python scripts/paper_grid.py --dry-run                           # what is done and what is left
     python scripts/paper_grid.py --grids mnist-row --seeds 0 --minutes 600
     python scripts/paper_grid.py --grids imdb --lrs 1e-5 --seeds 0 --checkpoint-dir ~/gru_lib-checkpoints
+    python scripts/paper_grid.py --device cuda --implementation triton --grids imdb --lrs 1e-5
 
 Exit status: 0 when every run has ended, 75 when time ran out (run it again), 1
 when a run's files belong to other settings. A run that diverges is a result (the
@@ -54,6 +55,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
                     help="replay each training step from a CUDA graph (default: on with CUDA)")
     ap.add_argument("--stack", default="auto", help="largest stack: N, or 'auto' (default)")
+    ap.add_argument("--implementation", choices=("fused", "autograd", "triton"),
+                    help="the GRU engine (default fused; 'triton': persistent kernels, on CUDA); "
+                         "runs may continue on another engine")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--data-dir", type=Path)
     ap.add_argument("--checkpoint-dir", type=Path,
@@ -70,7 +74,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     stack = args.stack if args.stack == "auto" else int(args.stack)
     overrides = {k: v for k, v in (("device", args.device), ("threads", args.threads), ("epochs", args.epochs),
-                                   ("train_limit", args.train_limit), ("test_limit", args.test_limit))
+                                   ("train_limit", args.train_limit), ("test_limit", args.test_limit),
+                                   ("implementation", args.implementation))
                  if v is not None}
     grids = [g for g in experiments.PAPER_GRIDS if not args.grids or g["task"] in args.grids]
     if args.lrs:
