@@ -355,7 +355,7 @@ def _reference_backward(ctx, grad_out: Tensor, grad_hn: Tensor) -> tuple[Optiona
             (out, h_n), [inputs[i] for i in wanted], (grad_out, grad_hn),
             create_graph=create_graph, allow_unused=True, materialize_grads=True,
         )
-    result: list[Optional[Tensor]] = [None] * 8
+    result: list[Optional[Tensor]] = [None] * len(ctx.needs_input_grad)  # one per input of forward
     for i, g in zip(wanted, grads):
         result[i] = g
     return tuple(result)
