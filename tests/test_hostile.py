@@ -380,3 +380,50 @@ def test_a_rate_beyond_float32_is_refused_before_training(no_data, tmp_path, cap
     with pytest.raises(ValueError, match="largest float32"):
         TrainConfig(task="toy", model="gru1", lr=4e38)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- 5. waits that end
+class Trickle:
+    """A response that sends ``step`` bytes every ``pause`` seconds, ``total`` bytes in all."""
+
+    def __init__(self, total, step, pause):
+        import io
+        import time
+
+        self.data, self.step, self.pause, self.sleep = io.BytesIO(b"x" * total), step, pause, time.sleep
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read1(self, n):
+        self.sleep(self.pause)
+        return self.data.read(min(n, self.step))
+
+
+@pytest.mark.parametrize("limit, served, words", [
+    ("stall", (10 ** 6, 1, 0.02), "stalled: "),  # one byte at a time: a trickle
+    ("deadline", (10 ** 6, 5000, 0.02), "gave up after 0.3 s"),  # steady, but slower than the deadline allows
+])
+def test_a_download_that_trickles_ends_with_a_message(tmp_path, monkeypatch, limit, served, words):
+    import hashlib
+    import time
+
+    from gru_lib.data import DataNotFoundError, _download
+    from gru_lib.data._files import DataDir, RemoteFile
+
+    monkeypatch.setattr(_download, "STALL_S", 0.2)
+    monkeypatch.setattr(_download, "STALL_BYTES", 1000)
+    monkeypatch.setattr(_download, "DEADLINE_S", 0.3)
+    monkeypatch.setattr(_download, "_urlopen", lambda url, timeout: Trickle(*served))
+    remotes = [RemoteFile(name, hashlib.sha256(b"x" * 10 ** 6).hexdigest(), 10 ** 6, (f"https://example.org/{name}",))
+               for name in ("a.gz", "b.gz")]
+    t0 = time.monotonic()
+    with pytest.raises(DataNotFoundError) as e:
+        _download.ensure_files("test files", DataDir(tmp_path, "given as data_dir"), "sub", remotes, download=True)
+    assert time.monotonic() - t0 < 5
+    message = str(e.value)
+    assert words in message and "a.gz" in message and "b.gz" in message and "GRU_LIB_DATA_DIR" in message
+    assert list((tmp_path / "sub").iterdir()) == []  # no partial file is left
