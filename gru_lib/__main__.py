@@ -184,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     table = sub.add_parser("table", help="aggregate result files into the paper's table shapes",
                            description="Mean ± sd over seeds per variant and base rate, with the paper's "
-                           "numbers in brackets where it has them.")
+                           "numbers in brackets where it has them. Runs short of their last epoch are marked "
+                           "'incomplete'; a file that cannot be used is named with its fault, the others are "
+                           "tabulated, and the exit status is 2.")
     table.add_argument("--results", required=True, type=Path, metavar="DIR", help="a directory of result JSON files")
     table.add_argument("--task", choices=list(TASKS), help="only this task (default: every task found)")
     table.add_argument("--activation", choices=ACTIVATIONS, help="only this activation")

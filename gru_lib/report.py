@@ -707,6 +707,6 @@ def _markdown_table(rows: list[dict], task: str, activation: str, which: str, ti
         line.append(f"{params}" + (f" [{pp}]" if pp is not None and pp != params else ""))
         lines.append("| " + " | ".join(line) + " |")
     if any(r["incomplete"] for r in rows):
-        lines += ["", "“incomplete”: runs that ended before their last epoch (an interrupted run, or a file "
-                  "whose history is shorter than its epochs); their last recorded epoch is counted."]
+        lines += ["", "“incomplete”: runs short of their last epoch (still running, interrupted, or a file whose "
+                  "history is shorter than its epochs); their last recorded epoch is counted."]
     return "\n".join(lines) + "\n"

@@ -427,3 +427,73 @@ def test_a_download_that_trickles_ends_with_a_message(tmp_path, monkeypatch, lim
     message = str(e.value)
     assert words in message and "a.gz" in message and "b.gz" in message and "GRU_LIB_DATA_DIR" in message
     assert list((tmp_path / "sub").iterdir()) == []  # no partial file is left
+
+
+@pytest.mark.parametrize("address, words", [("127.0.0.1:1", "Connection refused"), ("nonsense.invalid:1", "unknown"),
+                                            ("ray://127.0.0.1:1", "Connection refused"), ("nonsense", "no HOST:PORT")])
+def test_a_ray_address_that_does_not_answer_is_refused_at_once(tiny, tmp_path, capsys, address, words):
+    import time
+
+    pytest.importorskip("ray", reason='the Ray tests need Ray: pip install -e ".[cluster]"')
+    t0 = time.monotonic()
+    code = main(["grid", "--task", "mnist-row", "--variants", "gru1", "--out-dir", str(tmp_path / "g"),
+                 "--epochs", "1", "--ray", address])
+    assert time.monotonic() - t0 < 30  # Ray alone retries for minutes
+    err = capsys.readouterr().err
+    assert code == 2 and address in err and words in err and "ray start --head" in err
+    assert not (tmp_path / "g").exists()
+
+
+class FakeRay:
+    """Ray as far as run_grid_ray uses it; Ctrl-C arrives while it waits and again while it cancels."""
+
+    def __init__(self):
+        self.calls = []
+
+    def is_initialized(self):
+        return False
+
+    def init(self, **kw):
+        self.calls.append("init")
+
+    def nodes(self):
+        return [{"Alive": True, "Resources": {"CPU": 2}}]
+
+    def cluster_resources(self):
+        return {"CPU": 2}
+
+    def put(self, obj):
+        return "data"
+
+    def remote(self, fn):
+        fake = self
+
+        class Remote:
+            def options(self, **kw):
+                return self
+
+            def remote(self, *a):
+                return f"task{len(fake.calls)}"
+
+        return Remote()
+
+    def wait(self, refs, num_returns):
+        raise KeyboardInterrupt  # the first Ctrl-C
+
+    def cancel(self, ref, force):
+        self.calls.append("cancel")
+        raise KeyboardInterrupt  # the second Ctrl-C, during the cleanup
+
+    def shutdown(self):
+        self.calls.append("shutdown")
+
+
+def test_a_local_ray_is_shut_down_even_on_a_second_ctrl_c(tiny, tmp_path, monkeypatch):
+    from gru_lib import cluster
+
+    fake = FakeRay()
+    monkeypatch.setattr(cluster, "_import_ray", lambda: fake)
+    with pytest.raises(KeyboardInterrupt):
+        experiments.run_grid("mnist-row", ["gru1"], seeds=[0], out_dir=tmp_path, epochs=1, ray="local",
+                             progress=False)
+    assert fake.calls == ["init", "cancel", "shutdown"]
