@@ -24,6 +24,7 @@ defaulted to ``hard_sigmoid``. Only sigmoid gates are representable here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Optional
 
 import numpy as np
@@ -219,7 +220,7 @@ def param_keys(variant: str = "gru0", *, reset_after: bool = False) -> tuple[str
 def _paper_tensors(params: object, keys: tuple[str, ...], what: str) -> tuple[dict[str, Tensor], int, int]:
     """``params[k]`` for ``keys`` as float64 tensors, with ``(n, m)``; each must have exactly the paper's
     shape (``W_*`` ``(n, m)``, ``U_*`` ``(n, n)``, ``b_*`` ``(n,)``), which nothing here broadcasts."""
-    if not isinstance(params, dict):
+    if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict keyed {list(keys)}, got {type(params).__name__}")
     missing = [k for k in keys if k not in params]
     if missing:
