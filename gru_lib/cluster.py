@@ -11,7 +11,10 @@ ADDRESS
     and stop it afterwards. ``"auto"``: the cluster this machine belongs to (started
     with ``ray start``). ``"HOST:6379"``: a cluster's head node. ``"ray://HOST:10001"``:
     the Ray Client server of a remote cluster. If this process is already connected
-    to Ray (``ray.init`` in a notebook), that connection is used and left open.
+    to Ray (``ray.init`` in a notebook), that connection is used and left open. An
+    address that does not answer within :data:`CONNECT_TIMEOUT_S` seconds is refused
+    with what to check (Ray alone would retry it for minutes). A Ray that the grid
+    started is shut down however the grid ends, a second Ctrl-C included.
 
 Resources
     Each task asks for ``threads`` CPUs (``--threads``, default 1) and trains with that

@@ -276,8 +276,8 @@ def _check_grid_lists(**lists: Sequence) -> None:
         seen = []
         for v in values:
             if v in seen:
-                raise ValueError(f"{name} lists {v!r} more than once; each combination is one run, so give "
-                                 "each value once")
+                raise ValueError(f"the grid's {name} list {v!r} more than once; each combination is one run, "
+                                 "so give each value once")
             seen.append(v)
 
 
@@ -346,7 +346,7 @@ def plan_grid(
     elif stack is not None and (isinstance(stack, bool) or not isinstance(stack, int) or stack < 1):
         raise ValueError(f"stack must be a positive int, 'auto' or None, got {stack!r}")
     out_dir = Path(out_dir)
-    _check_grid_lists(models=models, activations=activations, lrs=lrs, seeds=seeds)
+    _check_grid_lists(variants=models, activations=activations, rates=lrs, seeds=seeds)
     statuses: list[dict] = []
     groups: dict[tuple, list[tuple]] = {}
     combos = [(m, a, lr, s) for a in activations for lr in lrs for m in models for s in seeds]

@@ -28,6 +28,14 @@ One writer per run (:func:`run_lock`)
     with the first one's. The lock file is removed when the run ends; one left by
     a killed process is taken over. Where there is no ``fcntl`` (Windows), runs
     are not locked.
+
+Files that are not what they seem
+    A run never writes through a symbolic link: a result, checkpoint or lock file
+    that is a link is refused (the lock is opened with ``O_NOFOLLOW``), since writing
+    would truncate or replace whatever the link points at; temporary files are new
+    files (``O_EXCL``). Runs that would share a file, such as ``a.json`` and ``a``
+    (both checkpoint to ``a.ckpt``), are refused before anything trains
+    (:func:`check_distinct_runs`).
 """
 
 from __future__ import annotations
@@ -511,12 +519,11 @@ def run_paths(out: Union[str, Path]) -> dict[str, Path]:
     return {"result file": Path(out), "checkpoint": checkpoint_path(out), "lock file": lock_path(out)}
 
 
-def check_distinct_runs(outs: Sequence[Union[str, Path]], names: Optional[Sequence[str]] = None) -> None:
+def check_distinct_runs(outs: Sequence[Union[str, Path]]) -> None:
     """``ValueError`` if two runs would share a file (result, checkpoint or lock), before anything trains.
 
     ``a.json`` and ``a`` both keep their checkpoint in ``a.ckpt``; ``b.ckpt`` as a result
     file is ``b.json``'s checkpoint: one run would destroy the other's files.
-    ``names`` describe the runs in the message (default: their result files).
     """
     seen: dict[str, tuple[int, str]] = {}
     for i, out in enumerate(outs):
@@ -524,13 +531,10 @@ def check_distinct_runs(outs: Sequence[Union[str, Path]], names: Optional[Sequen
             key = os.path.normcase(os.path.abspath(path))
             if key in seen and seen[key][0] != i:
                 j, other_role = seen[key]
-                a = names[j] if names is not None else str(outs[j])
-                b = names[i] if names is not None else str(out)
                 what = (f"the same {role} {path}" if role == other_role else
-                        f"the same file {path}: it is the {other_role} of {a} and the {role} of {b}")
+                        f"the same file {path}: it is the {other_role} of {outs[j]} and the {role} of {out}")
                 raise ValueError(f"two runs would write {what}; give each run a result file of its own")
             seen[key] = (i, role)
-
 
 
 #: How a run treats the files already at its path, one of ``"new"`` (there must be none),

@@ -13,7 +13,8 @@ epoch, so any number of chunks gives the same result files as one long run.
     python scripts/paper_grid.py --grids mnist-row --seeds 0 --minutes 600
 
 Exit status: 0 when every run has ended, 75 when time ran out (run it again), 1
-when a run's files belong to other settings, 2 for bad arguments or data (one message). A run that diverges is a result (the
+when a run's files belong to other settings, 2 for bad arguments, settings or data
+(one message, as with ``python -m gru_lib``). A run that diverges is a result (the
 paper reports runs that fail to learn): it is listed, and the others go on.
 """
 

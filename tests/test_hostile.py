@@ -8,13 +8,11 @@ Each section is one class of fault; each test failed before the class was fixed.
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from test_cli import ROOT, fake_mnist, run_args
+from test_cli import fake_mnist, run_args
 from test_faults import no_data, tiny  # noqa: F401 - fixtures
 from test_train import config, hand_result, toy_data, write_results
 
@@ -155,52 +153,7 @@ def test_grid_advice_names_only_grid_options(tiny, tmp_path, capsys):
         assert option not in err
 
 
-# ----------------------------------------------------------------------------- 4. scripts/paper_grid.py
-def paper_grid():
-    from test_paper_grid import _script
-
-    return _script()
-
-
-@pytest.mark.parametrize("bad", [["--stack", "0"], ["--stack", "abc"], ["--threads", "0"], ["--epochs", "0"],
-                                 ["--train-limit", "-3"], ["--minutes", "0"], ["--minutes", "-1"],
-                                 ["--minutes", "nan"], ["--data-dir", "/no/such/dir"]])
-def test_paper_grid_refuses_bad_arguments_like_the_cli(tmp_path, capsys, bad):
-    with pytest.raises(SystemExit) as e:
-        paper_grid().main(["--out-dir", str(tmp_path), "--dry-run", *bad])
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert bad[0] in err and "Traceback" not in err
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_paper_grid_reports_bad_settings_in_one_line(no_data, tmp_path, capsys):
-    script = paper_grid()
-    assert script.main(["--out-dir", str(tmp_path), "--grids", "mnist-row", "--device", "cuda:99"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "cuda:99" in err and "Traceback" not in err
-
-
-def test_the_deadline_is_no_ordinary_error_and_never_blames_a_checkpoint(tiny, tmp_path, capsys, monkeypatch):
-    script = paper_grid()
-    assert issubclass(script.TimeUp, BaseException) and not issubclass(script.TimeUp, Exception)
-    monkeypatch.setattr(experiments, "PAPER_VARIANTS", ("gru2",))  # 4 runs, not 16
-    common = ["--grids", "mnist-row", "--seeds", "0", "--out-dir", str(tmp_path), "--preset", "quick",
-              "--train-limit", "40", "--test-limit", "20", "--device", "cpu", "--quiet"]
-    assert script.main([*common, "--epochs", "1"]) == 0
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-
-    def time_up_while_reading(*a, **k):  # the timer fires while a checkpoint is read
-        script._on_alarm(None, None)
-
-    monkeypatch.setattr(files.torch, "load", time_up_while_reading)
-    assert script.main([*common, "--epochs", "2"]) == script.EXIT_MORE
-    err = capsys.readouterr().err
-    assert "time is up" in err and "unreadable" not in err and "--overwrite" not in err
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
-
-
-# ----------------------------------------------------------------------------- 3. table tells the truth about every file
+# ----------------------------------------------------------------------------- 3. table tells the truth about each file
 def table(d, capsys, *extra):
     code = main(["table", "--results", str(d), *extra])
     out, err = capsys.readouterr()
@@ -291,95 +244,49 @@ def test_the_caption_says_what_ran(tmp_path, capsys):
     assert "preset paper with epochs=1, train_limit=200" in out
 
 
-# ----------------------------------------------------------------------------- 6. the API at its boundary
-def test_gru_flags_must_be_bools():
-    from gru_lib import GRU
+# ----------------------------------------------------------------------------- 4. scripts/paper_grid.py
+def paper_grid():
+    from test_paper_grid import _script
 
-    for bad in ("no", 1, None):
-        with pytest.raises(TypeError, match="bidirectional should be of type bool"):
-            GRU(3, 4, bidirectional=bad)
-    assert GRU(3, 4, bidirectional=True).bidirectional is True
+    return _script()
 
 
-@pytest.mark.parametrize("batch_sizes, error, words", [
-    ([1, 2], ValueError, "must not increase"), ([2, 0], ValueError, "positive"), ([4, -1], ValueError, "positive"),
-    ([2, 2], ValueError, "add up to 4 steps, but its data has 3 rows"), ([], ValueError, "empty"),
-    ([[3]], TypeError, "1-D integer tensor"), ([2.0, 1.0], TypeError, "1-D integer tensor"),
-])
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_impossible_batch_sizes_are_refused_like_nn_gru(batch_sizes, error, words, bidirectional):
-    from torch.nn.utils.rnn import PackedSequence
-
-    from gru_lib import GRU
-
-    packed = PackedSequence(torch.randn(3, 3), torch.tensor(batch_sizes, dtype=None if batch_sizes else torch.long))
-    with pytest.raises(error, match=words):
-        GRU(3, 4, bidirectional=bidirectional)(packed)
-
-
-def test_cell_from_params_never_broadcasts():
-    from gru_lib import GRUCell
-    from gru_lib.convert import cell_from_params, mgu_from_params, params_from_cell
-
-    good = params_from_cell(GRUCell(3, 4, dtype=torch.float64))
-    for key, shape in (("b_z", (1,)), ("U_h", (1, 4)), ("W_r", (4, 1)), ("b_h", (4, 1))):
-        with pytest.raises(ValueError, match=re.escape(f"{key} {shape}, expected")):
-            cell_from_params(good | {key: torch.zeros(shape)})
-    mgu = {k: torch.zeros(s) for k, s in (("W_f", (4, 3)), ("U_f", (4, 4)), ("b_f", (1,)), ("W_h", (4, 3)),
-                                           ("U_h", (4, 4)), ("b_h", (4,)))}
-    with pytest.raises(ValueError, match="b_f"):
-        mgu_from_params(mgu)
-
-
-def test_converters_say_which_weight_is_wrong():
-    from torch import nn
-
-    from gru_lib.convert import from_torch
-
-    module = nn.GRU(3, 4)
-    module.weight_hh_l0 = nn.Parameter(torch.zeros(12, 5))
-    with pytest.raises(ValueError, match=r"weight_hh_l0: expected \(12, 4\), got \(12, 5\)"):
-        from_torch(module)
-
-
-def test_run_experiment_refuses_data_of_another_task(tmp_path):
-    out = tmp_path / "r.json"
-    mnist_like = toy_data(steps=28, features=28)
-    with pytest.raises(ValueError, match="does not fit task 'imdb'"):
-        experiments.run_experiment("imdb", "gru1", data=mnist_like, out=out, epochs=1, progress=False)
-    with pytest.raises(ValueError, match=r"does not fit task 'mnist-row'.*\(N, 28, 28\)"):
-        experiments.run_experiment("mnist-row", "gru1", data=toy_data(), out=out, epochs=1, progress=False)
-    assert not out.exists()
-
-
-def test_nan_in_the_data_is_reported_as_such(tiny, tmp_path, capsys, monkeypatch):
-    from gru_lib.train import SequenceData
-
-    d = toy_data()
-    x = d.x_train.clone()
-    x[5, 2, 1] = float("nan")
-    with pytest.raises(ValueError, match=r"x_train holds NaN \(1 values in 1 examples, the first at row 5\)"):
-        SequenceData(x, d.y_train, d.x_test, d.y_test, num_classes=10)
-    real = experiments._mnist_to_sequences
-
-    def poisoned(images, mode):
-        x = real(images, mode)
-        x[0, 0, 0] = float("nan")
-        return x
-
-    monkeypatch.setattr(experiments, "_mnist_to_sequences", poisoned)
-    assert main(run_args(tmp_path / "r.json", epochs=1)) == 2
-    err = capsys.readouterr().err
-    assert "holds NaN" in err and "learning rate" not in err
-
-
-def test_a_rate_beyond_float32_is_refused_before_training(no_data, tmp_path, capsys):
+@pytest.mark.parametrize("bad", [["--stack", "0"], ["--stack", "abc"], ["--threads", "0"], ["--epochs", "0"],
+                                 ["--train-limit", "-3"], ["--minutes", "0"], ["--minutes", "-1"],
+                                 ["--minutes", "nan"], ["--data-dir", "/no/such/dir"]])
+def test_paper_grid_refuses_bad_arguments_like_the_cli(tmp_path, capsys, bad):
     with pytest.raises(SystemExit) as e:
-        main(run_args(tmp_path / "r.json", "--lr", "4e38"))
-    assert e.value.code == 2 and "largest float32" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="largest float32"):
-        TrainConfig(task="toy", model="gru1", lr=4e38)
+        paper_grid().main(["--out-dir", str(tmp_path), "--dry-run", *bad])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert bad[0] in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_paper_grid_reports_bad_settings_in_one_line(no_data, tmp_path, capsys):
+    script = paper_grid()
+    assert script.main(["--out-dir", str(tmp_path), "--grids", "mnist-row", "--device", "cuda:99"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "cuda:99" in err and "Traceback" not in err
+
+
+def test_the_deadline_is_no_ordinary_error_and_never_blames_a_checkpoint(tiny, tmp_path, capsys, monkeypatch):
+    script = paper_grid()
+    assert issubclass(script.TimeUp, BaseException) and not issubclass(script.TimeUp, Exception)
+    monkeypatch.setattr(experiments, "PAPER_VARIANTS", ("gru2",))  # 4 runs, not 16
+    common = ["--grids", "mnist-row", "--seeds", "0", "--out-dir", str(tmp_path), "--preset", "quick",
+              "--train-limit", "40", "--test-limit", "20", "--device", "cpu", "--quiet"]
+    assert script.main([*common, "--epochs", "1"]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def time_up_while_reading(*a, **k):  # the timer fires while a checkpoint is read
+        script._on_alarm(None, None)
+
+    monkeypatch.setattr(files.torch, "load", time_up_while_reading)
+    assert script.main([*common, "--epochs", "2"]) == script.EXIT_MORE
+    err = capsys.readouterr().err
+    assert "time is up" in err and "unreadable" not in err and "--overwrite" not in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 # ----------------------------------------------------------------------------- 5. waits that end
@@ -497,3 +404,95 @@ def test_a_local_ray_is_shut_down_even_on_a_second_ctrl_c(tiny, tmp_path, monkey
         experiments.run_grid("mnist-row", ["gru1"], seeds=[0], out_dir=tmp_path, epochs=1, ray="local",
                              progress=False)
     assert fake.calls == ["init", "cancel", "shutdown"]
+
+
+
+# ----------------------------------------------------------------------------- 6. the API at its boundary
+def test_gru_flags_must_be_bools():
+    from gru_lib import GRU
+
+    for bad in ("no", 1, None):
+        with pytest.raises(TypeError, match="bidirectional should be of type bool"):
+            GRU(3, 4, bidirectional=bad)
+    assert GRU(3, 4, bidirectional=True).bidirectional is True
+
+
+@pytest.mark.parametrize("batch_sizes, error, words", [
+    ([1, 2], ValueError, "must not increase"), ([2, 0], ValueError, "positive"), ([4, -1], ValueError, "positive"),
+    ([2, 2], ValueError, "add up to 4 steps, but its data has 3 rows"), ([], ValueError, "empty"),
+    ([[3]], TypeError, "1-D integer tensor"), ([2.0, 1.0], TypeError, "1-D integer tensor"),
+])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_impossible_batch_sizes_are_refused_like_nn_gru(batch_sizes, error, words, bidirectional):
+    from torch.nn.utils.rnn import PackedSequence
+
+    from gru_lib import GRU
+
+    packed = PackedSequence(torch.randn(3, 3), torch.tensor(batch_sizes, dtype=None if batch_sizes else torch.long))
+    with pytest.raises(error, match=words):
+        GRU(3, 4, bidirectional=bidirectional)(packed)
+
+
+def test_cell_from_params_never_broadcasts():
+    from gru_lib import GRUCell
+    from gru_lib.convert import cell_from_params, mgu_from_params, params_from_cell
+
+    good = params_from_cell(GRUCell(3, 4, dtype=torch.float64))
+    for key, shape in (("b_z", (1,)), ("U_h", (1, 4)), ("W_r", (4, 1)), ("b_h", (4, 1))):
+        with pytest.raises(ValueError, match=re.escape(f"{key} {shape}, expected")):
+            cell_from_params(good | {key: torch.zeros(shape)})
+    mgu = {k: torch.zeros(s) for k, s in (("W_f", (4, 3)), ("U_f", (4, 4)), ("b_f", (1,)), ("W_h", (4, 3)),
+                                           ("U_h", (4, 4)), ("b_h", (4,)))}
+    with pytest.raises(ValueError, match="b_f"):
+        mgu_from_params(mgu)
+
+
+def test_converters_say_which_weight_is_wrong():
+    from torch import nn
+
+    from gru_lib.convert import from_torch
+
+    module = nn.GRU(3, 4)
+    module.weight_hh_l0 = nn.Parameter(torch.zeros(12, 5))
+    with pytest.raises(ValueError, match=r"weight_hh_l0: expected \(12, 4\), got \(12, 5\)"):
+        from_torch(module)
+
+
+def test_run_experiment_refuses_data_of_another_task(tmp_path):
+    out = tmp_path / "r.json"
+    mnist_like = toy_data(steps=28, features=28)
+    with pytest.raises(ValueError, match="does not fit task 'imdb'"):
+        experiments.run_experiment("imdb", "gru1", data=mnist_like, out=out, epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"does not fit task 'mnist-row'.*\(N, 28, 28\)"):
+        experiments.run_experiment("mnist-row", "gru1", data=toy_data(), out=out, epochs=1, progress=False)
+    assert not out.exists()
+
+
+def test_nan_in_the_data_is_reported_as_such(tiny, tmp_path, capsys, monkeypatch):
+    from gru_lib.train import SequenceData
+
+    d = toy_data()
+    x = d.x_train.clone()
+    x[5, 2, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"x_train holds NaN \(1 values in 1 examples, the first at row 5\)"):
+        SequenceData(x, d.y_train, d.x_test, d.y_test, num_classes=10)
+    real = experiments._mnist_to_sequences
+
+    def poisoned(images, mode):
+        x = real(images, mode)
+        x[0, 0, 0] = float("nan")
+        return x
+
+    monkeypatch.setattr(experiments, "_mnist_to_sequences", poisoned)
+    assert main(run_args(tmp_path / "r.json", epochs=1)) == 2
+    err = capsys.readouterr().err
+    assert "holds NaN" in err and "learning rate" not in err
+
+
+def test_a_rate_beyond_float32_is_refused_before_training(no_data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(run_args(tmp_path / "r.json", "--lr", "4e38"))
+    assert e.value.code == 2 and "largest float32" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="largest float32"):
+        TrainConfig(task="toy", model="gru1", lr=4e38)
+    assert list(tmp_path.iterdir()) == []
