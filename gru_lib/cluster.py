@@ -76,7 +76,7 @@ def _import_ray():
 #: How long to wait for a cluster's head node to answer before giving up on it.
 CONNECT_TIMEOUT_S = 10.0
 
-_ADDRESS_HELP = ("Expected 'local', 'auto', HOST:PORT of a head node started with `ray start --head` (port 6379 "
+_ADDRESS_HELP = ("A Ray address is 'local', 'auto', HOST:PORT of a head node started with `ray start --head` (port 6379 "
                  "unless --port was given), or ray://HOST:10001 (the Ray Client server)")
 
 
@@ -96,12 +96,12 @@ def _probe(address: str, timeout: float) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except socket.gaierror as e:
         raise ClusterError(f"cannot reach the Ray cluster at {address!r}: the host {host!r} is unknown "
-                           f"({e.strerror or e}). Check the address; {_ADDRESS_HELP}.") from None
+                           f"({e.strerror or e}). Check the address. {_ADDRESS_HELP}.") from None
     except OSError as e:
         why = "no answer within {:g} s".format(timeout) if isinstance(e, TimeoutError) else (e.strerror or str(e))
         raise ClusterError(f"cannot reach the Ray cluster at {address!r} ({why}). Check that its head node runs "
                            "(`ray status` there), that the host and port are right, and that no firewall is in "
-                           f"the way; {_ADDRESS_HELP}.") from None
+                           f"the way. {_ADDRESS_HELP}.") from None
 
 
 def _connect(ray, address: str) -> bool:
@@ -117,7 +117,7 @@ def _connect(ray, address: str) -> bool:
         ray.init(**kwargs)
     except (ConnectionError, ValueError, RuntimeError) as e:
         reason = str(e).strip().rstrip(".")
-        raise ClusterError(f"could not connect to the Ray cluster at {address!r}: {reason}. {_ADDRESS_HELP}") from e
+        raise ClusterError(f"could not connect to the Ray cluster at {address!r}: {reason}. {_ADDRESS_HELP}.") from e
     except BaseException:  # interrupted while Ray started: stop what it started
         _shutdown(ray)
         raise

@@ -50,7 +50,7 @@ from .train import (
 )
 
 from .plots import plot_curves
-from .report import EXPERIMENT_SETTINGS, load_results, results_table, summarize
+from .report import EXPERIMENT_SETTINGS, load_results, lr_text, results_table, summarize
 from .tasks import TASKS, Task
 from .tasks import get_task as _task
 
@@ -260,14 +260,12 @@ def run_experiment(
 def result_filename(task: str, model: str, activation: str, lr: float, seed: int) -> str:
     """``{task}_{model}_{activation}_lr{lr}_seed{seed}.json``, e.g. ``imdb_gru1_tanh_lr0.001_seed0.json``.
 
-    The rate is written as ``%g`` where that gives it back exactly, else with every digit
-    Python needs (``repr``), so that two rates never share a file name:
+    The rate is written by :func:`~gru_lib.report.lr_text`, so that two rates never share a file name:
 
     >>> result_filename("imdb", "gru0", "tanh", 0.0010000001, 0)
     'imdb_gru0_tanh_lr0.0010000001_seed0.json'
     """
-    short = f"{lr:g}"
-    return f"{task}_{model}_{activation}_lr{short if float(short) == lr else repr(float(lr))}_seed{seed}.json"
+    return f"{task}_{model}_{activation}_lr{lr_text(lr)}_seed{seed}.json"
 
 
 def _check_grid_lists(**lists: Sequence) -> None:

@@ -39,25 +39,40 @@ from .tasks import TASKS
 from .tasks import get_task as _task
 from .tasks import model_label as _label
 
-__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "paper_table_markdown",
-           "provenance_markdown", "rate_stalls", "results_table", "summarize", "variant_gaps"]
+__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "lr_text",
+           "paper_table_markdown", "provenance_markdown", "rate_stalls", "results_table", "summarize", "variant_gaps"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MARKS = ("†", "‡", "§", "¶")
 
 
 def format_lr(lr: float) -> str:
-    """A learning rate for tables and captions: powers of ten as ``10⁻³``, others as ``%g``.
+    """A learning rate for tables and captions: powers of ten as ``10⁻³``, others as :func:`lr_text`.
 
-    >>> format_lr(1e-3), format_lr(5e-4)
-    ('10⁻³', '0.0005')
+    >>> format_lr(1e-3), format_lr(5e-4), format_lr(0.0010000001)
+    ('10⁻³', '0.0005', '0.0010000001')
     """
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
+    exp = _power_of_ten(lr)
+    return lr_text(lr) if exp is None else "10" + str(exp).translate(_SUPERSCRIPT)
+
+
+def lr_text(lr: float) -> str:
+    """A rate as ``%g`` where that reads back as the same number, else with every digit it needs
+    (``repr``): two rates never share a label or a file name.
+
+    >>> lr_text(1e-3), lr_text(0.0010000001)
+    ('0.001', '0.0010000001')
+    """
+    short = f"{lr:g}"
+    return short if float(short) == lr else repr(float(lr))
+
+
+def _power_of_ten(lr: float) -> Optional[int]:
+    """``e`` when ``lr`` is exactly the float ``10**e``, else ``None``."""
     exp = math.floor(math.log10(lr) + 1e-12)
-    if abs(lr / 10 ** exp - 1) < 1e-9:
-        return "10" + str(exp).translate(_SUPERSCRIPT)
-    return f"{lr:g}"
+    return exp if float(f"1e{exp}") == lr else None
 
 
 def format_gap(points: Union[float, Sequence[float]]) -> str:
@@ -597,9 +612,8 @@ def _fmt_acc(mean: Optional[float], sd: Optional[float]) -> str:
 
 
 def _fmt_lr(lr: float) -> str:
-    exp = math.floor(math.log10(lr))
-    mant = lr / 10 ** exp
-    return f"10^{exp}" if abs(mant - 1) < 1e-9 else f"{lr:g}"
+    exp = _power_of_ten(lr)
+    return lr_text(lr) if exp is None else f"10^{exp}"
 
 
 def results_table(
