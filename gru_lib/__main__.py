@@ -35,7 +35,8 @@ from .train import (
     ResumeError,
     checkpoint_path,
 )
-from .files import RunFileError, claim_run_files
+from .config import MAX_LR
+from .files import RunFileError, claim_run_files, read_result
 
 EXIT_USAGE = 2
 EXIT_NONFINITE = 3
@@ -66,8 +67,9 @@ def _lr(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a learning rate such as 1e-3, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"the learning rate must be positive and finite, got {text!r}")
+    if not 0 < value <= MAX_LR:
+        raise argparse.ArgumentTypeError(f"the learning rate must be positive and at most {MAX_LR:.7g} (the "
+                                         f"largest float32), got {text!r}")
     return value
 
 
@@ -190,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     table = sub.add_parser("table", help="aggregate result files into the paper's table shapes",
                            description="Mean ± sd over seeds per variant and base rate, with the paper's "
-                           "numbers in brackets where it has them.")
+                           "numbers in brackets where it has them. Runs short of their last epoch are marked "
+                           "'incomplete'; a file that cannot be used is named with its fault, the others are "
+                           "tabulated, and the exit status is 2.")
     table.add_argument("--results", required=True, type=Path, metavar="DIR", help="a directory of result JSON files")
     table.add_argument("--task", choices=list(TASKS), help="only this task (default: every task found)")
     table.add_argument("--activation", choices=ACTIVATIONS, help="only this activation")
@@ -293,6 +297,22 @@ def _cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kept(out: Path, checkpoint_dir: Optional[Path] = None, nonfinite: bool = False) -> str:
+    """What a run that stopped left at ``out`` (and its checkpoint, beside it or in ``checkpoint_dir``),
+    read from the files themselves: a message never promises a file that is not there."""
+    ckpt = checkpoint_path(out, checkpoint_dir)
+    result = read_result(out) if out.is_file() else None
+    history = result.get("history") if isinstance(result, dict) else None
+    n = len(history) if isinstance(history, list) else 0
+    if n and ckpt.is_file():
+        what = f"the last good epoch ({n})" if nonfinite else f"{n} completed epoch{'s' if n != 1 else ''}"
+        return f"{what[0].upper() + what[1:]} {'is' if nonfinite or n == 1 else 'are'} kept in {out} and {ckpt}" + (
+            "." if nonfinite else "; continue with --resume.")
+    if nonfinite and result is not None:
+        return f"No epoch was completed; {out} records why the run stopped."
+    return "No epoch was completed, so no result was saved."
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the command line; return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -308,16 +328,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     except NonFiniteLossError as e:
         _error(str(e))
         if args.command == "run":
-            print(f"The last good epoch is kept in {args.out} and {checkpoint_path(args.out, args.checkpoint_dir)}.", file=sys.stderr)
+            print(_kept(args.out, args.checkpoint_dir, nonfinite=True), file=sys.stderr)
         return EXIT_NONFINITE
     except KeyboardInterrupt:
         if getattr(args, "ray", None):
             print("\ninterrupted: the results of the finished Ray tasks are saved; run the same command again.",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
-        where = f" in {args.out}" if args.command == "run" else ""
-        print("\ninterrupted: every completed epoch is saved" + where + "; continue with --resume"
-              + (" (grid: run the same command again)" if args.command == "grid" else "") + ".", file=sys.stderr)
+        if args.command == "run":
+            print(f"\ninterrupted: {_kept(args.out, args.checkpoint_dir)}", file=sys.stderr)
+        elif args.command == "grid":
+            print(f"\ninterrupted: every completed epoch is saved in {args.out_dir}; run the same command again "
+                  "to continue.", file=sys.stderr)
+        else:
+            print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ResumeError, ClusterError) as e:
         _error(str(e))
@@ -331,7 +355,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (OSError, RuntimeError) as e:  # e.g. a full disk, or out of memory, while training
         _error(f"{type(e).__name__}: {e}")
         if args.command == "run":
-            print(f"Every completed epoch is kept in {args.out}; continue with --resume.", file=sys.stderr)
+            print(_kept(args.out, args.checkpoint_dir), file=sys.stderr)
+        elif args.command == "grid":
+            print(f"Every completed epoch is saved in {args.out_dir}; run the same command again to continue.",
+                  file=sys.stderr)
         return EXIT_USAGE
 
 

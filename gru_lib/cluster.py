@@ -11,7 +11,10 @@ ADDRESS
     and stop it afterwards. ``"auto"``: the cluster this machine belongs to (started
     with ``ray start``). ``"HOST:6379"``: a cluster's head node. ``"ray://HOST:10001"``:
     the Ray Client server of a remote cluster. If this process is already connected
-    to Ray (``ray.init`` in a notebook), that connection is used and left open.
+    to Ray (``ray.init`` in a notebook), that connection is used and left open. An
+    address that does not answer within :data:`CONNECT_TIMEOUT_S` seconds is refused
+    with what to check (Ray alone would retry it for minutes). A Ray that the grid
+    started is shut down however the grid ends, a second Ctrl-C included.
 
 Resources
     Each task asks for ``threads`` CPUs (``--threads``, default 1) and trains with that
@@ -70,6 +73,37 @@ def _import_ray():
     return ray
 
 
+#: How long to wait for a cluster's head node to answer before giving up on it.
+CONNECT_TIMEOUT_S = 10.0
+
+_ADDRESS_HELP = ("A Ray address is 'local', 'auto', HOST:PORT of a head node started with `ray start --head` (port 6379 "
+                 "unless --port was given), or ray://HOST:10001 (the Ray Client server)")
+
+
+def _probe(address: str, timeout: float) -> None:
+    """:class:`ClusterError` unless something listens at a ``HOST:PORT`` or ``ray://HOST:PORT`` address.
+
+    Ray itself retries an address that does not answer for minutes without a word;
+    one TCP connection, bounded by ``timeout``, tells at once a wrong host or port.
+    """
+    import socket
+
+    hostport = address.split("://", 1)[1] if address.startswith("ray://") else address
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"cannot use the Ray address {address!r}: no HOST:PORT in it. {_ADDRESS_HELP}.")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except socket.gaierror as e:
+        raise ClusterError(f"cannot reach the Ray cluster at {address!r}: the host {host!r} is unknown "
+                           f"({e.strerror or e}). Check the address. {_ADDRESS_HELP}.") from None
+    except OSError as e:
+        why = "no answer within {:g} s".format(timeout) if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise ClusterError(f"cannot reach the Ray cluster at {address!r} ({why}). Check that its head node runs "
+                           "(`ray status` there), that the host and port are right, and that no firewall is in "
+                           f"the way. {_ADDRESS_HELP}.") from None
+
+
 def _connect(ray, address: str) -> bool:
     """Connect to (or start) Ray; return whether this call started the connection."""
     if ray.is_initialized():
@@ -77,13 +111,36 @@ def _connect(ray, address: str) -> bool:
     kwargs: dict[str, Any] = {"address": address}
     if address == "local":
         kwargs["include_dashboard"] = False
+    elif address != "auto":
+        _probe(address, CONNECT_TIMEOUT_S)
     try:
         ray.init(**kwargs)
     except (ConnectionError, ValueError, RuntimeError) as e:
         reason = str(e).strip().rstrip(".")
-        raise ClusterError(f"could not connect to the Ray cluster at {address!r}: {reason}. Expected 'local', "
-                           "'auto', HOST:PORT of a head node started with `ray start --head`, or ray://HOST:10001") from e
+        raise ClusterError(f"could not connect to the Ray cluster at {address!r}: {reason}. {_ADDRESS_HELP}.") from e
+    except BaseException:  # interrupted while Ray started: stop what it started
+        _shutdown(ray)
+        raise
     return True
+
+
+def _shutdown(ray) -> None:
+    """``ray.shutdown()`` with Ctrl-C held back until it is done: a second Ctrl-C during the
+    shutdown would leave Ray's processes (its agents, its workers) running."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        ray.shutdown()
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        ray.shutdown()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
 
 
 def _alive_nodes(ray) -> list[dict]:
@@ -225,10 +282,12 @@ def run_grid_ray(
         if failures:
             raise failures[0]
     finally:
-        for ref in pending:  # interrupted: the unfinished tasks would only be lost work
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
+        try:
+            for ref in pending:  # interrupted: the unfinished tasks would only be lost work
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+        finally:  # however the cancelling ends (a second Ctrl-C), the Ray this call started stops
+            if started:
+                _shutdown(ray)
     by_path = {r["path"]: r for r in results}
     return [by_path[s["path"]] if "status" not in s else s for s in statuses]

@@ -25,7 +25,9 @@ from .variants import VARIANTS
 
 __all__ = [
     "LR_SCHEDULES",
+    "MAX_LR",
     "MAX_PARAMS",
+    "MAX_SEED",
     "STACK_FREE",
     "SequenceData",
     "TrainConfig",
@@ -37,6 +39,13 @@ __all__ = [
 ]
 
 LR_SCHEDULES = ("eq18", "constant")
+
+#: The largest seed: ``torch.manual_seed`` takes 64-bit seeds and maps a negative one
+#: onto ``2**64 + seed``, so a negative seed would be another seed's alias.
+MAX_SEED = (1 << 64) - 1
+
+#: The largest learning rate: the largest finite float32, the models' precision.
+MAX_LR = float(torch.finfo(torch.float32).max)
 
 
 # ----------------------------------------------------------------------------- devices
@@ -199,6 +208,13 @@ class SequenceData:
             if self.num_embeddings is not None and (x.is_floating_point() or x.dim() != 2):
                 raise ValueError(f"x_{split} must be (N, T) token indices with num_embeddings, "
                                  f"got {tuple(x.shape)} {x.dtype}")
+            if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+                # training would report a non-finite loss and blame the learning rate
+                bad = ~torch.isfinite(x)
+                rows = bad.flatten(1).any(1).nonzero().flatten()
+                kinds = [w for w, m in (("NaN", torch.isnan(x)), ("inf", torch.isinf(x))) if bool(m.any())]
+                raise ValueError(f"x_{split} holds {' and '.join(kinds)} ({int(bad.sum())} values in {rows.numel()} "
+                                 f"examples, the first at row {int(rows[0])}); the data must be finite numbers")
 
     @property
     def tokens(self) -> bool:
@@ -255,11 +271,12 @@ class TrainConfig:
             _check_choice(name, getattr(self, name), choices)
         if not isinstance(self.task, str) or not self.task:
             raise TypeError(f"task must be a non-empty str, got {self.task!r}")
-        if not _is_real(self.lr) or not (self.lr > 0 and math.isfinite(self.lr)):
-            _fail("lr", "a positive, finite number", self.lr)
+        if not _is_real(self.lr) or not (0 < self.lr <= MAX_LR):
+            # the model trains in float32: a larger rate would become inf in the optimiser
+            _fail("lr", f"a positive number at most {MAX_LR:.7g} (the largest float32)", self.lr)
         for name, top in self.LIMITS.items():
             _check_int(name, getattr(self, name), 1, top)
-        _check_int("seed", self.seed, -(1 << 63), (1 << 64) - 1)
+        _check_int("seed", self.seed, 0, MAX_SEED)
         for name in ("train_limit", "test_limit"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), 1, None, "a positive int or None")

@@ -24,6 +24,7 @@ defaulted to ``hard_sigmoid``. Only sigmoid gates are representable here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Optional
 
 import numpy as np
@@ -216,6 +217,32 @@ def param_keys(variant: str = "gru0", *, reset_after: bool = False) -> tuple[str
 
 
 
+def _paper_tensors(params: object, keys: tuple[str, ...], what: str) -> tuple[dict[str, Tensor], int, int]:
+    """``params[k]`` for ``keys`` as float64 tensors, with ``(n, m)``; each must have exactly the paper's
+    shape (``W_*`` ``(n, m)``, ``U_*`` ``(n, n)``, ``b_*`` ``(n,)``), which nothing here broadcasts."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict keyed {list(keys)}, got {type(params).__name__}")
+    missing = [k for k in keys if k not in params]
+    if missing:
+        raise KeyError(f"parameters missing for {what}: {missing}")
+    P = {}
+    for k in keys:
+        try:
+            P[k] = torch.as_tensor(params[k], dtype=DTYPE)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"params[{k!r}] must be a tensor or array of numbers, got {type(params[k]).__name__} "
+                            f"({e})") from None
+    if P["W_h"].dim() != 2 or 0 in P["W_h"].shape:
+        raise ValueError(f"W_h must have shape (n, m), got {tuple(P['W_h'].shape)}")
+    n, m = P["W_h"].shape
+    wrong = [f"{k} {tuple(P[k].shape)}, expected {shape}" for k in keys
+             if tuple(P[k].shape) != (shape := {"W": (n, m), "U": (n, n), "b": (n,)}[k[0]])]
+    if wrong:
+        raise ValueError(f"parameters of {what} with n={n} hidden units and m={m} inputs (from W_h) must have the "
+                         "paper's shapes: " + "; ".join(wrong))
+    return P, n, m
+
+
 def cell_from_params(
     params: dict[str, Tensor],
     variant: str = "gru0",
@@ -229,15 +256,12 @@ def cell_from_params(
     The row blocks are laid out as :mod:`gru_lib.functional` describes (``r, z, h``).
     """
     v = get_variant(variant)
-    missing = [k for k in param_keys(v.name, reset_after=reset_after) if k not in params]
-    if missing:
-        raise KeyError(f"parameters missing for {v.name}: {missing}")
-    n, m = params["W_h"].shape
+    P, n, m = _paper_tensors(params, param_keys(v.name, reset_after=reset_after), v.name)
     cell = GRUCell(m, n, variant=v.name, activation=activation, reset_after=reset_after,
                    update_rule=update_rule, dtype=DTYPE)
 
     def t(k: str) -> Tensor:
-        return torch.as_tensor(params[k], dtype=DTYPE)
+        return P[k]
 
     def blocks(on: bool, sym: str) -> Tensor:
         return torch.cat([t(f"{sym}_r"), t(f"{sym}_z"), t(f"{sym}_h")]) if on else t(f"{sym}_h")
@@ -290,8 +314,7 @@ def mgu_from_params(params: dict[str, Tensor]) -> MGU:
     ``params`` is keyed as in :func:`param_keys` ``("mgu")``: the forget gate's
     ``W_f``, ``U_f``, ``b_f`` and the candidate's ``W_h``, ``U_h``, ``b_h``.
     """
-    P = {k: torch.as_tensor(params[k], dtype=DTYPE) for k in param_keys("mgu")}
-    n, m = P["W_h"].shape
+    P, n, m = _paper_tensors(params, param_keys("mgu"), "the MGU")
     mgu = MGU(m, n, batch_first=True, dtype=DTYPE)
     with torch.no_grad():
         mgu.weight_ih_l0.copy_(torch.cat([P["W_f"], P["W_h"]]))

@@ -36,7 +36,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from . import paper
-from .files import RunFileError, check_writable, portable_path, read_run_result
+from .files import RunFileError, RunLockedError, check_distinct_runs, check_writable, portable_path, read_run_result
 from .train import (
     ResumeError,
     SequenceData,
@@ -50,7 +50,7 @@ from .train import (
 )
 
 from .plots import plot_curves
-from .report import EXPERIMENT_SETTINGS, load_results, results_table, summarize
+from .report import EXPERIMENT_SETTINGS, load_results, lr_text, results_table, summarize
 from .tasks import TASKS, Task
 from .tasks import get_task as _task
 
@@ -66,6 +66,7 @@ __all__ = [
     "SUBSET_SEED",
     "GridJob",
     "auto_stack_size",
+    "check_task_data",
     "plan_grid",
     "run_grid_job",
     "load_task_data",
@@ -171,6 +172,26 @@ def load_task_data(
     return SequenceData(*out["train"], *out["test"], num_classes=2, num_embeddings=num_words, info=info)
 
 
+def check_task_data(task: str, data: SequenceData) -> None:
+    """``ValueError`` unless ``data`` has the shape of ``task``'s data (:data:`~gru_lib.tasks.TASKS`): token
+    indices for IMDB, ``(N, T, m)`` pixels with the task's steps and features for MNIST, and its classes.
+    A result is labelled with its task, so it must be that task's data."""
+    t = _task(task)
+    if not isinstance(data, SequenceData):
+        raise TypeError(f"data must be a SequenceData, got {type(data).__name__}")
+    x = data.x_train
+    if t.input_size is None:
+        fits = data.tokens
+        expected = "(N, T) token indices with num_embeddings"
+    else:
+        fits = not data.tokens and tuple(x.shape[1:]) == (t.steps, t.input_size)
+        expected = f"(N, {t.steps}, {t.input_size}) floats"
+    if not fits or data.num_classes != t.num_classes:
+        raise ValueError(f"data does not fit task {task!r}: expected x of {expected} and {t.num_classes} classes, got "
+                         f"{tuple(x.shape)} {x.dtype}{' tokens' if data.tokens else ''} and {data.num_classes} "
+                         "classes")
+
+
 # ----------------------------------------------------------------------------- runs
 def make_config(task: str, model: str, *, activation: str = "tanh", lr: float = 1e-3, seed: int = 0,
                 preset: str = "paper", **overrides: Any) -> TrainConfig:
@@ -226,6 +247,8 @@ def run_experiment(
     >>> result["history"][-1]["test_acc"]                              # doctest: +SKIP
     """
     config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
+    if data is not None:
+        check_task_data(task, data)
     # everything that can fail without the data fails before it is loaded
     preflight([config], [out], resume=resume, overwrite=overwrite, checkpoint_dir=checkpoint_dir)
     if data is None:
@@ -236,8 +259,25 @@ def run_experiment(
 
 
 def result_filename(task: str, model: str, activation: str, lr: float, seed: int) -> str:
-    """``{task}_{model}_{activation}_lr{lr}_seed{seed}.json``, e.g. ``imdb_gru1_tanh_lr0.001_seed0.json``."""
-    return f"{task}_{model}_{activation}_lr{lr:g}_seed{seed}.json"
+    """``{task}_{model}_{activation}_lr{lr}_seed{seed}.json``, e.g. ``imdb_gru1_tanh_lr0.001_seed0.json``.
+
+    The rate is written by :func:`~gru_lib.report.lr_text`, so that two rates never share a file name:
+
+    >>> result_filename("imdb", "gru0", "tanh", 0.0010000001, 0)
+    'imdb_gru0_tanh_lr0.0010000001_seed0.json'
+    """
+    return f"{task}_{model}_{activation}_lr{lr_text(lr)}_seed{seed}.json"
+
+
+def _check_grid_lists(**lists: Sequence) -> None:
+    """``ValueError`` naming a value that a grid's list holds twice: it would be one run, counted twice."""
+    for name, values in lists.items():
+        seen = []
+        for v in values:
+            if v in seen:
+                raise ValueError(f"the grid's {name} list {v!r} more than once; each combination is one run, "
+                                 "so give each value once")
+            seen.append(v)
 
 
 #: The paper's grid as grids of this package, Tables 1–3 (``gru_lib.paper.TABLES``)
@@ -308,9 +348,11 @@ def plan_grid(
         raise ValueError(f"stack must be a positive int, 'auto' or None, got {stack!r}")
     out_dir = Path(out_dir)
     checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+    _check_grid_lists(variants=models, activations=activations, rates=lrs, seeds=seeds)
     statuses: list[dict] = []
     groups: dict[tuple, list[tuple]] = {}
     combos = [(m, a, lr, s) for a in activations for lr in lrs for m in models for s in seeds]
+    check_distinct_runs([out_dir / result_filename(task, *c) for c in combos], checkpoint_dir)
     for model, activation, lr, seed in combos:
         path = out_dir / result_filename(task, model, activation, lr, seed)
         config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
@@ -318,7 +360,7 @@ def plan_grid(
         try:
             existing = read_run_result(path) if path.exists() else None
         except RunFileError as e:  # not a gru_lib result, or a damaged one: never replaced by the grid
-            status |= {"status": "failed", "message": f"{e}. It will not be replaced; move it away to run this one."}
+            status |= {"status": "failed", "message": _grid_message(e)}
             statuses.append(status)
             continue
         diffs = config_differences(existing["config"], config) if existing is not None else []
@@ -342,6 +384,19 @@ def plan_grid(
     return statuses, jobs
 
 
+#: What a grid says to do about a run whose files are in the way (its options have no --out or --overwrite).
+GRID_ADVICE = "The grid leaves this run's files as they are; move them away to train the run again."
+
+
+def _grid_message(e: Exception) -> str:
+    """A run's failure as the grid reports it: the fault, with advice that names what ``grid`` offers."""
+    if not isinstance(e, RunFileError):
+        return str(e)
+    if isinstance(e, RunLockedError):
+        return f"{e.fault} wait for it to finish or stop it, then run the grid again."
+    return f"{e.fault.rstrip(':;. ')}. {GRID_ADVICE}"
+
+
 def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, command: Optional[list[str]] = None,
                  cuda_graph: Optional[bool] = None) -> list[dict]:
     """Train one job of :func:`plan_grid` as one stack; return its runs' final statuses.
@@ -352,7 +407,7 @@ def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, com
     stops on one run's files, the runs train one by one so that only that run is reported.
     """
     def failure(e: Exception) -> dict:
-        return {"status": "mismatch" if isinstance(e, ResumeError) else "failed", "message": str(e)}
+        return {"status": "mismatch" if isinstance(e, ResumeError) else "failed", "message": _grid_message(e)}
 
     def train_runs(idx: list[int]) -> None:
         results = train_stack([job.configs[i] for i in idx], data, outs=[job.paths[i] for i in idx], resume=True,

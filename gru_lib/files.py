@@ -28,6 +28,14 @@ One writer per run (:func:`run_lock`)
     with the first one's. The lock file is removed when the run ends; one left by
     a killed process is taken over. Where there is no ``fcntl`` (Windows), runs
     are not locked.
+
+Files that are not what they seem
+    A run never writes through a symbolic link: a result, checkpoint or lock file
+    that is a link is refused (the lock is opened with ``O_NOFOLLOW``), since writing
+    would truncate or replace whatever the link points at; temporary files are new
+    files (``O_EXCL``). Runs that would share a file, such as ``a.json`` and ``a``
+    (both checkpoint to ``a.ckpt``), are refused before anything trains
+    (:func:`check_distinct_runs`).
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from numbers import Real
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Optional, Union
+from typing import Any, BinaryIO, Iterator, Optional, Sequence, Union
 
 import torch
 
@@ -63,9 +71,11 @@ __all__ = [
     "RUN_MODES",
     "RunFileError",
     "RunFiles",
+    "RunLockedError",
     "atomic_file",
     "atomic_write_bytes",
     "atomic_write_json",
+    "check_distinct_runs",
     "check_not_running",
     "check_writable",
     "checkpoint_path",
@@ -83,6 +93,7 @@ __all__ = [
     "remove_stale_temps",
     "result_problems",
     "run_lock",
+    "run_paths",
 ]
 
 #: Identifies the layout of result JSON files (and of the checkpoints beside them).
@@ -94,7 +105,19 @@ _STALE_AGE_S = 3600.0
 
 
 class RunFileError(ValueError):
-    """A result or checkpoint file cannot be used as asked: foreign, unreadable, malformed or in the way."""
+    """A result or checkpoint file cannot be used as asked: foreign, unreadable, malformed or in the way.
+
+    ``fault`` says what is wrong, ``advice`` what to do about it with ``run`` (or the
+    Python API); the message is both. A command with other options (``grid``) gives
+    ``fault`` with advice of its own.
+    """
+
+    def __init__(self, fault: str, advice: str = "") -> None:
+        self.fault, self.advice = fault, advice
+        super().__init__(f"{fault} {advice}" if advice else fault)
+
+    def __reduce__(self):  # pickled (e.g. by Ray) with both parts
+        return type(self), (self.fault, self.advice)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -355,11 +378,11 @@ def read_checkpoint(path: Union[str, Path]) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torn, truncated, or another tool's file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RunFileError(f"cannot read the checkpoint {path} (unreadable or truncated: {first}). {advice}") from e
+        raise RunFileError(f"cannot read the checkpoint {path} (unreadable or truncated: {first}).", advice) from e
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise RunFileError(f"{path} is not a gru_lib checkpoint (format {found!r}, expected "
-                           f"{CHECKPOINT_FORMAT!r}). {advice}")
+                           f"{CHECKPOINT_FORMAT!r}).", advice)
     wrong = [f"{k} ({type(state.get(k)).__name__}, expected {t.__name__})" for k, t in _CHECKPOINT_KEYS.items()
              if not isinstance(state.get(k), t) or isinstance(state.get(k), bool)]
     if not wrong and len(state["history"]) != state["epoch"]:
@@ -367,7 +390,7 @@ def read_checkpoint(path: Union[str, Path]) -> dict:
     if not wrong and not all(isinstance(state["rng"].get(k), torch.Tensor) for k in ("torch", "generator")):
         wrong.append("rng lacks the 'torch' and 'generator' states")
     if wrong:
-        raise RunFileError(f"the checkpoint {path} is damaged: " + "; ".join(wrong) + f". {advice}")
+        raise RunFileError(f"the checkpoint {path} is damaged: " + "; ".join(wrong) + ".", advice)
     return state
 
 
@@ -396,13 +419,17 @@ def _is_busy(err: OSError) -> bool:
     return err.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
 
 
+class RunLockedError(RunFileError):
+    """Another process is writing the run (it holds the run's lock)."""
+
+
 def _busy_error(out: Path, fd: int) -> RunFileError:
     with contextlib.suppress(OSError):
         holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
         if len(holder) >= 2:
-            return RunFileError(f"{out} is being written by another run (process {holder[0]} on {holder[1]}); "
+            return RunLockedError(f"{out} is being written by another run (process {holder[0]} on {holder[1]});",
                                 "wait for it to finish, stop it, or choose another --out")
-    return RunFileError(f"{out} is being written by another run; wait for it to finish, stop it, "
+    return RunLockedError(f"{out} is being written by another run;", "wait for it to finish, stop it, "
                         "or choose another --out")
 
 
@@ -420,6 +447,26 @@ def _flock_or_refuse(fd: int, out: Path, how: int) -> None:
             os.close(fd)
 
 
+def _no_link(path: Path, what: str) -> None:
+    """:class:`RunFileError` if ``path`` is a symbolic link: a run writes its own files, never through a link,
+    which would truncate or replace whatever the link points at."""
+    if path.is_symlink():
+        raise RunFileError(f"the {what} {path} is a symbolic link (to {os.readlink(path)}); a run never writes "
+                           "through a link.", "Remove the link, or choose another --out.")
+
+
+def _open_lock(path: Path, out: Path, flags: int) -> int:
+    """Open the lock file ``path`` without following a link (``O_NOFOLLOW`` where the system has it)."""
+    _no_link(path, "lock file")
+    try:
+        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # made a link since the check above
+            raise RunFileError(f"the lock file {path} of {out} is a symbolic link; a run never writes through "
+                               "a link.", "Remove the link, or choose another --out.") from None
+        raise
+
+
 def check_not_running(out: Union[str, Path]) -> None:
     """:class:`RunFileError` if another process holds the run lock of ``out`` (:func:`run_lock`).
 
@@ -429,8 +476,8 @@ def check_not_running(out: Union[str, Path]) -> None:
         return
     out = Path(out)
     try:
-        fd = os.open(lock_path(out), os.O_RDONLY)
-    except OSError:
+        fd = _open_lock(lock_path(out), out, os.O_RDONLY)
+    except OSError:  # no lock file: no run is writing out
         return
     _flock_or_refuse(fd, out, fcntl.LOCK_SH)
     os.close(fd)
@@ -450,7 +497,7 @@ def run_lock(out: Union[str, Path]) -> Iterator[Path]:
         yield path
         return
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open_lock(path, out, os.O_RDWR | os.O_CREAT)
         _flock_or_refuse(fd, out, fcntl.LOCK_EX)
         # the holder before us removes the file as it lets go: lock the file now at the path
         try:
@@ -471,6 +518,29 @@ def run_lock(out: Union[str, Path]) -> Iterator[Path]:
 
 
 # ----------------------------------------------------------------------------- claiming a run's files
+def run_paths(out: Union[str, Path], checkpoint_dir: Union[str, Path, None] = None) -> dict[str, Path]:
+    """Every file the run whose result is ``out`` writes: result, checkpoint and lock, by role."""
+    return {"result file": Path(out), "checkpoint": checkpoint_path(out, checkpoint_dir), "lock file": lock_path(out)}
+
+
+def check_distinct_runs(outs: Sequence[Union[str, Path]], checkpoint_dir: Union[str, Path, None] = None) -> None:
+    """``ValueError`` if two runs would share a file (result, checkpoint or lock), before anything trains.
+
+    ``a.json`` and ``a`` both keep their checkpoint in ``a.ckpt``; ``b.ckpt`` as a result
+    file is ``b.json``'s checkpoint: one run would destroy the other's files.
+    """
+    seen: dict[str, tuple[int, str]] = {}
+    for i, out in enumerate(outs):
+        for role, path in run_paths(out, checkpoint_dir).items():
+            key = os.path.normcase(os.path.abspath(path))
+            if key in seen and seen[key][0] != i:
+                j, other_role = seen[key]
+                what = (f"the same {role} {path}" if role == other_role else
+                        f"the same file {path}: it is the {other_role} of {outs[j]} and the {role} of {out}")
+                raise ValueError(f"two runs would write {what}; give each run a result file of its own")
+            seen[key] = (i, role)
+
+
 #: How a run treats the files already at its path, one of ``"new"`` (there must be none),
 #: ``"fresh"`` (start again; gru_lib's own files are replaced, foreign ones refused),
 #: ``"resume"`` (continue from the checkpoint; foreign files refused), ``"overwrite"``
@@ -513,6 +583,8 @@ def claim_run_files(out: Union[str, Path], mode: str, *, locks: Optional[context
         out.parent.mkdir(parents=True, exist_ok=True)
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         locks.enter_context(run_lock(out))
+    for path, what in ((out, "result file"), (ckpt, "checkpoint")):
+        _no_link(path, what)
     files = RunFiles(out, ckpt, mode)
     present = [p for p in (out, ckpt) if p.exists()]
     if not present:
@@ -532,7 +604,7 @@ def claim_run_files(out: Union[str, Path], mode: str, *, locks: Optional[context
         except RunFileError as e:
             result_error = e
     if result_error is not None:
-        raise RunFileError(f"{result_error}. It will not be replaced: move it away, choose another --out, or "
+        raise RunFileError(f"{result_error}. It will not be replaced:", "move it away, choose another --out, or "
                            "pass --overwrite (overwrite=True) to replace it.") from result_error
     if ckpt.exists():
         if mode == "resume":
@@ -541,7 +613,7 @@ def claim_run_files(out: Union[str, Path], mode: str, *, locks: Optional[context
             try:
                 read_checkpoint(ckpt)
             except RunFileError as e:
-                raise RunFileError(f"{e} (starting afresh would replace it)") from e
+                raise RunFileError(f"{e.fault} (starting afresh would replace it)", e.advice) from e
     return files
 
 

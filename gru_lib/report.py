@@ -24,38 +24,55 @@ import csv
 import io
 import json
 import math
+import os
+import stat
 import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from . import paper
-from .files import RESULT_FORMAT, read_result, result_problems
+from .files import RESULT_FORMAT, result_problems
 from .params import MODEL_LABELS
 from .tasks import MODEL_ORDER as _MODEL_ORDER
 from .tasks import TASKS
 from .tasks import get_task as _task
 from .tasks import model_label as _label
 
-__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "paper_table_markdown",
-           "provenance_markdown", "rate_stalls", "results_table", "summarize", "variant_gaps"]
+__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "lr_text",
+           "paper_table_markdown", "provenance_markdown", "rate_stalls", "results_table", "summarize", "variant_gaps"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MARKS = ("†", "‡", "§", "¶")
 
 
 def format_lr(lr: float) -> str:
-    """A learning rate for tables and captions: powers of ten as ``10⁻³``, others as ``%g``.
+    """A learning rate for tables and captions: powers of ten as ``10⁻³``, others as :func:`lr_text`.
 
-    >>> format_lr(1e-3), format_lr(5e-4)
-    ('10⁻³', '0.0005')
+    >>> format_lr(1e-3), format_lr(5e-4), format_lr(0.0010000001)
+    ('10⁻³', '0.0005', '0.0010000001')
     """
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
+    exp = _power_of_ten(lr)
+    return lr_text(lr) if exp is None else "10" + str(exp).translate(_SUPERSCRIPT)
+
+
+def lr_text(lr: float) -> str:
+    """A rate as ``%g`` where that reads back as the same number, else with every digit it needs
+    (``repr``): two rates never share a label or a file name.
+
+    >>> lr_text(1e-3), lr_text(0.0010000001)
+    ('0.001', '0.0010000001')
+    """
+    short = f"{lr:g}"
+    return short if float(short) == lr else repr(float(lr))
+
+
+def _power_of_ten(lr: float) -> Optional[int]:
+    """``e`` when ``lr`` is exactly the float ``10**e``, else ``None``."""
     exp = math.floor(math.log10(lr) + 1e-12)
-    if abs(lr / 10 ** exp - 1) < 1e-9:
-        return "10" + str(exp).translate(_SUPERSCRIPT)
-    return f"{lr:g}"
+    return exp if float(f"1e{exp}") == lr else None
 
 
 def format_gap(points: Union[float, Sequence[float]]) -> str:
@@ -276,11 +293,16 @@ def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: 
     JSON files that are not ``gru_lib`` results (no ``"format"`` of one) are ignored.
     Each result gains a ``"path"`` key. What cannot be used is reported, never
     dropped in silence, and never stops the rest: a ``gru_lib`` result that is
-    malformed (a missing ``config``, a string where a number belongs), a ``.json``
-    that is not JSON, a result of a task this version does not know, and a second
-    copy of one run (the same settings and seed, e.g. a backup found recursively:
-    the copy with more epochs, then the later one, is kept). Each is appended to
+    malformed (a missing ``config``, a string where a number belongs, an accuracy that
+    is NaN or null), a ``.json`` that is not JSON, cannot be read, is nested too deeply
+    or is not a regular file (a FIFO is never opened for reading), a result of another
+    format version or of a task this version does not know, and a second copy of one
+    run (the same settings that change the numbers, :data:`RUN_ONLY` aside, and the
+    same seed, e.g. a backup found recursively, or one run on two thread counts: the
+    copy with more epochs, then the later one, is kept). Each is appended to
     ``problems`` as ``(path, message)`` when a list is given, else issued as a warning.
+    ``complete_only`` leaves out runs that did not end as planned (:func:`summarize`
+    marks them otherwise).
     """
     import warnings
 
@@ -294,14 +316,17 @@ def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: 
     found: list[tuple[str, str]] = []
     kept: dict[str, dict] = {}
     for f in files:
-        r = read_result(f)
-        if r is None:
-            if f.is_file():
-                found.append((str(f), "not valid JSON (a torn or hand-edited file?)"))
+        r, fault = _read_json(f)
+        if fault is not None:
+            found.append((str(f), fault))
             continue
-        if not isinstance(r, dict) or r.get("format") != RESULT_FORMAT:
+        form = r.get("format") if isinstance(r, dict) else None
+        if isinstance(form, str) and form.startswith(_FORMAT_FAMILY) and form != RESULT_FORMAT:
+            found.append((str(f), f"a gru_lib result of format {form!r}; this version reads {RESULT_FORMAT!r}"))
             continue
-        bad = result_problems(r)
+        if form != RESULT_FORMAT:
+            continue
+        bad = result_problems(r) or _table_problems(r)
         if bad:
             found.append((str(f), "malformed gru_lib result: " + "; ".join(bad)))
             continue
@@ -311,10 +336,10 @@ def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: 
             continue
         if task is not None and t != task:
             continue
-        if complete_only and not r.get("complete"):
+        if complete_only and not _complete(r):
             continue
         r["path"] = str(f)
-        key = json.dumps([r["config"], _setting(r)], sort_keys=True, default=str)  # one run of one experiment
+        key = _run_key(r)  # one run of one experiment
         other = kept.get(key)
         if other is None:
             kept[key] = r
@@ -329,6 +354,94 @@ def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: 
         for path, message in found:
             warnings.warn(f"skipped {path}: {message}", RuntimeWarning, stacklevel=2)
     return list(kept.values())
+
+
+_FORMAT_FAMILY = RESULT_FORMAT.rsplit("/", 1)[0] + "/"
+
+
+def _read_json(path: Path) -> tuple[Any, Optional[str]]:
+    """``(content, None)`` of a JSON file, or ``(None, fault)`` saying what is wrong with it.
+
+    Only regular files are read: a FIFO or a device named ``*.json`` would block the
+    reader or never end, so it is opened without blocking and refused.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror or e})"
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "not a regular file")
+            return None, f"is {kind}, not a result file; only regular files are read"
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read()
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror or e})"
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(data.decode("utf-8")), None
+    except UnicodeDecodeError as e:
+        return None, f"not valid JSON: not UTF-8 text ({e.reason} at byte {e.start})"
+    except RecursionError:
+        return None, "not a result: its JSON is nested too deeply to read"
+    except ValueError as e:
+        return None, f"not valid JSON ({e}; a torn or hand-edited file?)"
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _table_problems(r: dict) -> list[str]:
+    """What keeps a well-formed result out of a table: accuracies and times that are not finite
+    numbers (NaN, null, infinite), and data sizes that are missing."""
+    problems = []
+    for i, h in enumerate(r["history"]):
+        for key in ("epoch", "train_acc", "test_acc", "seconds"):
+            if not _finite(h.get(key)):
+                problems.append(f"history[{i}].{key} is {json.dumps(h.get(key))}, expected a finite number")
+        if problems:
+            break
+    for key in ("train_size", "test_size"):
+        v = (r.get("data") or {}).get(key)
+        if isinstance(v, bool) or not isinstance(v, int):
+            problems.append(f"data.{key} is {json.dumps(v)}, expected an integer")
+    return problems
+
+
+#: Settings that say where and how fast a run ran, not what it computed: two runs that differ
+#: only in these are one experiment with one seed (the same numbers, up to rounding).
+RUN_ONLY = ("device", "threads", "eval_batch_size", "implementation")
+
+
+def _run_key(r: dict) -> str:
+    """What identifies one run of one experiment: the settings that change its numbers and the seed."""
+    config = {k: v for k, v in r["config"].items() if k not in RUN_ONLY}
+    return json.dumps([config, _setting(r)], sort_keys=True, default=str)
+
+
+def _complete(r: dict) -> bool:
+    """Whether a run ended as planned: marked complete, not stopped, and with every epoch it asked for
+    (a file that says complete but holds a shorter history is not)."""
+    epochs = r["config"].get("epochs")
+    return (r.get("complete") is True and not r.get("stopped")
+            and (not isinstance(epochs, int) or len(r["history"]) >= epochs))
+
+
+def _preset_label(r: dict) -> str:
+    """The preset a run names, with the settings in which the run departed from it."""
+    from .experiments import PRESETS  # experiments imports this module
+
+    name = r.get("preset")
+    defaults = PRESETS.get(name, {}).get(r["config"]["task"]) if isinstance(name, str) else None
+    if defaults is None:
+        return str(name)
+    changed = [f"{k}={r['config'].get(k)}" for k, v in defaults.items() if r["config"].get(k, v) != v]
+    return f"{name} with {', '.join(changed)}" if changed else name
 
 
 def _first_session(r: dict) -> Any:
@@ -389,12 +502,14 @@ def summarize(results: Sequence[dict], *, task: Optional[str] = None, which: str
             "task": t, "activation": act, "model": model, "lr": lr,
             "seeds": sorted(r["config"]["seed"] for r in runs), "n": len(picked),
             "epochs": sorted({h["epoch"] for _, h in picked}),
-            "complete": all(r.get("complete") for r in runs),
+            "complete": all(_complete(r) for r in runs),
             "stopped": sum(1 for r in runs if r.get("stopped")),
+            "incomplete": sum(1 for r in runs if not _complete(r) and not r.get("stopped")),
             "train_acc_mean": tr_m, "train_acc_sd": tr_sd, "test_acc_mean": te_m, "test_acc_sd": te_sd,
             "seconds_per_epoch": statistics.fmean(secs) if secs else None,
-            "params": runs[0]["params"],
+            "params": runs[0].get("params"),
             "presets": sorted({str(r.get("preset")) for r in runs}),
+            "preset_labels": sorted({_preset_label(r) for r in runs}),
             "train_size": sorted({r["data"]["train_size"] for r in runs}),
             "test_size": sorted({r["data"]["test_size"] for r in runs}),
             "paper_table": table.number if table else None,
@@ -497,9 +612,8 @@ def _fmt_acc(mean: Optional[float], sd: Optional[float]) -> str:
 
 
 def _fmt_lr(lr: float) -> str:
-    exp = math.floor(math.log10(lr))
-    mant = lr / 10 ** exp
-    return f"10^{exp}" if abs(mant - 1) < 1e-9 else f"{lr:g}"
+    exp = _power_of_ten(lr)
+    return lr_text(lr) if exp is None else f"10^{exp}"
 
 
 def results_table(
@@ -567,7 +681,7 @@ def _markdown_table(rows: list[dict], task: str, activation: str, which: str, ti
     table = paper.paper_table_for(task, activation)
     epochs = sorted({e for r in rows for e in r["epochs"]})
     seeds = sorted({r["n"] for r in rows})
-    presets = sorted({p for r in rows for p in r["presets"]})
+    presets = sorted({p for r in rows for p in r["preset_labels"]})
     sizes = sorted({(a, b) for r in rows for a in r["train_size"] for b in r["test_size"]})
     caption = (f"**{t.description}, {activation}{'; ' + setting if setting else ''}.** Accuracy (%) at the "
                f"{'final' if which == 'final' else 'best (by test accuracy)'} epoch "
@@ -597,6 +711,8 @@ def _markdown_table(rows: list[dict], task: str, activation: str, which: str, ti
                 s = _fmt_acc(r[f"{split}_acc_mean"], r[f"{split}_acc_sd"])
                 if r["stopped"]:
                     s += f" ({r['stopped']} diverged)"
+                if r["incomplete"]:
+                    s += f" ({r['incomplete']} incomplete)"
                 p = r[f"paper_{split}"]
                 line.append(s + (f" [{p:g}]" if p is not None else ""))
             if timing:
@@ -604,4 +720,7 @@ def _markdown_table(rows: list[dict], task: str, activation: str, which: str, ti
         pp = paper.paper_params(task, m)
         line.append(f"{params}" + (f" [{pp}]" if pp is not None and pp != params else ""))
         lines.append("| " + " | ".join(line) + " |")
+    if any(r["incomplete"] for r in rows):
+        lines += ["", "“incomplete”: runs short of their last epoch (still running, interrupted, or a file whose "
+                  "history is shorter than its epochs); their last recorded epoch is counted."]
     return "\n".join(lines) + "\n"

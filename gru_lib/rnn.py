@@ -56,6 +56,28 @@ def _reverse_index(batch_sizes: list[int], device) -> Tensor:
     return (offsets[lengths[i] - 1 - t] + i).to(device)
 
 
+def _check_batch_sizes(batch_sizes: object, rows: int) -> list[int]:
+    """A packed sequence's ``batch_sizes`` as a list, checked: a 1-D integer tensor of positive,
+    non-increasing counts (sequences sorted by decreasing length) that add up to the ``rows``
+    of packed data. ``torch.nn.GRU`` refuses increasing counts too, with a broadcast error."""
+    if not isinstance(batch_sizes, Tensor) or batch_sizes.dim() != 1 or batch_sizes.is_floating_point() \
+            or batch_sizes.dtype == torch.bool or batch_sizes.is_complex():
+        raise TypeError("a PackedSequence's batch_sizes must be a 1-D integer tensor, got "
+                        f"{getattr(batch_sizes, 'dtype', type(batch_sizes).__name__)} of shape "
+                        f"{tuple(getattr(batch_sizes, 'shape', ()))}")
+    bs = batch_sizes.tolist()
+    if not bs:
+        raise ValueError("a PackedSequence's batch_sizes is empty; a packed sequence has at least one step")
+    if min(bs) < 1:
+        raise ValueError(f"a PackedSequence's batch_sizes must be positive at every step, got {bs}")
+    if any(b > a for a, b in zip(bs, bs[1:])):
+        raise ValueError("a PackedSequence's batch_sizes must not increase (sequences sorted by decreasing "
+                         f"length, as pack_padded_sequence makes them), got {bs}")
+    if sum(bs) != rows:
+        raise ValueError(f"a PackedSequence's batch_sizes add up to {sum(bs)} steps, but its data has {rows} rows")
+    return bs
+
+
 class RecurrentStack(nn.Module):
     """What every recurrent module here shares with ``torch.nn.RNNBase``.
 
@@ -111,7 +133,7 @@ class RecurrentStack(nn.Module):
         self.bias = check_bool("bias", bias)
         self.batch_first = check_bool("batch_first", batch_first)
         self.dropout = float(dropout)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = check_bool("bidirectional", bidirectional)
         factory = {"device": device, "dtype": dtype}
         for layer in range(self.num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.num_directions
@@ -307,7 +329,7 @@ class RecurrentStack(nn.Module):
                 f"got {tuple(data.shape)}"
             )
         check_params_match(data, self.weight_ih_l0)
-        bs = batch_sizes.tolist()
+        bs = _check_batch_sizes(batch_sizes, data.shape[0])
         h0 = self._initial_state(hx, bs[0], data, batched=True)
         h0 = tuple(self.permute_hidden(h, sorted_indices) for h in h0) if hx is not None else h0
         out, h_n = self._run_layers(data, h0, bs)
@@ -527,7 +549,15 @@ class GRU(GRUOptions, RecurrentStack):
             module.dropout, module.bidirectional, variant="gru0", reset_after=True, update_rule="cho",
             implementation=implementation, device=w.device, dtype=w.dtype,
         )
-        gru.load_state_dict(module.state_dict())
+        mine, theirs = gru.state_dict(), module.state_dict()
+        wrong = [f"{k}: expected {tuple(mine[k].shape) if k in mine else 'no such weight'}, got "
+                 f"{tuple(theirs[k].shape) if k in theirs else 'none'}" for k in sorted(mine.keys() | theirs.keys())
+                 if k not in mine or k not in theirs or mine[k].shape != theirs[k].shape]
+        if wrong:  # weights replaced by hand: say which, not load_state_dict's size-mismatch error
+            raise ValueError(f"module's weights do not fit a torch.nn.GRU({module.input_size}, {module.hidden_size}, "
+                             f"num_layers={module.num_layers}, bidirectional={module.bidirectional}): "
+                             + "; ".join(wrong))
+        gru.load_state_dict(theirs)
         gru.train(module.training)
         return gru if update_rule == "cho" else gru.with_update_rule(update_rule)
 

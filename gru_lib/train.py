@@ -104,6 +104,7 @@ from .files import (
     as_json,
     atomic_write_bytes,
     atomic_write_json,
+    check_distinct_runs,
     checkpoint_path,
     claim_run_files,
     device_name,
@@ -251,8 +252,22 @@ def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
     diffs = config_differences(saved, config)
     if diffs:
         raise ResumeError(
-            f"cannot resume {path}: it was made with a different configuration ("
-            + "; ".join(diffs) + "). Use the same settings, or a new --out path.")
+            f"cannot resume {path}: it was made with a different configuration (" + "; ".join(diffs) + ").",
+            "Use the same settings, or a new --out path.")
+
+
+def _check_not_shortened(config: TrainConfig, files: Optional[RunFiles]) -> None:
+    """A resume extends a run to ``config.epochs``; it never shortens or relabels one."""
+    if files is None or files.mode != "resume":
+        return
+    found = files.state if files.state is not None else files.result
+    done = len(found["history"]) if found is not None else 0
+    if done > config.epochs:
+        raise ResumeError(
+            f"cannot resume {files.out} to {config.epochs} epoch{'s' if config.epochs != 1 else ''}: it already "
+            f"has {done}, and a resume only extends a run, never shortens or relabels it.",
+            f"Resume with --epochs {done} or more (epochs={done}), or start it again with --overwrite "
+            "(overwrite=True) or with another --out.")
 
 
 _SESSION_KEYS = ("date", "command", "device", "device_name", "threads", "git_commit", "git_dirty",
@@ -314,7 +329,7 @@ def gate_bias_summary(stack: StackedClassifier, k: int, config: TrainConfig) -> 
 
 def _damaged(ckpt: Path, e: Exception) -> RunFileError:
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    return RunFileError(f"the checkpoint {ckpt} does not fit the model of its own configuration ({first}). "
+    return RunFileError(f"the checkpoint {ckpt} does not fit the model of its own configuration ({first}).",
                         "Start the run again with --overwrite (overwrite=True), or move the checkpoint away.")
 
 
@@ -370,7 +385,7 @@ def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFil
         if not (previous.get("complete") and len(previous["history"]) >= config.epochs):
             raise ResumeError(
                 f"cannot resume {out}: its checkpoint {ckpt} is missing, so epoch "
-                f"{len(previous['history']) + 1} cannot continue from epoch {len(previous['history'])}. "
+                f"{len(previous['history']) + 1} cannot continue from epoch {len(previous['history'])}.",
                 "If the checkpoint is kept in another directory, pass that directory (--checkpoint-dir); "
                 "otherwise restore the checkpoint, or start the run again (--overwrite).")
         bar.message(f"{out}: already complete ({len(previous['history'])} epochs)")
@@ -559,9 +574,7 @@ def preflight(configs: Sequence[TrainConfig], outs: Optional[Sequence[Union[str,
     for o in outs:
         if o is not None and not isinstance(o, (str, Path)):
             raise TypeError(f"an output path must be a str or Path, got {type(o).__name__}")
-    paths = [str(Path(o).resolve()) for o in outs if o is not None]
-    if len(set(paths)) != len(paths):
-        raise ValueError("two models of the stack would write the same result file")
+    check_distinct_runs([Path(o).resolve() for o in outs if o is not None], checkpoint_dir)
     key = stack_key(configs[0])
     for i, c in enumerate(configs[1:], 1):
         if stack_key(c) != key:
@@ -571,6 +584,8 @@ def preflight(configs: Sequence[TrainConfig], outs: Optional[Sequence[Union[str,
     device = check_runtime(configs[0], data)
     claims = [claim_run_files(o, mode, locks=locks, checkpoint_dir=checkpoint_dir) if o is not None else None
               for o in outs]
+    for c, f in zip(configs, claims):
+        _check_not_shortened(c, f)
     return device, claims
 
 

@@ -15,7 +15,8 @@ epoch, so any number of chunks gives the same result files as one long run.
     python scripts/paper_grid.py --device cuda --implementation triton --grids imdb --lrs 1e-5
 
 Exit status: 0 when every run has ended, 75 when time ran out (run it again), 1
-when a run's files belong to other settings. A run that diverges is a result (the
+when a run's files belong to other settings, 2 for bad arguments, settings or data
+(one message, as with ``python -m gru_lib``). A run that diverges is a result (the
 paper reports runs that fail to learn): it is listed, and the others go on.
 """
 
@@ -30,16 +31,39 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gru_lib import experiments  # noqa: E402
+from gru_lib.__main__ import EXIT_USAGE, _lr, _positive_int, _stack_size  # noqa: E402
+from gru_lib.cluster import ClusterError  # noqa: E402
+from gru_lib.data import DataError  # noqa: E402
 
 EXIT_MORE = 75  # EX_TEMPFAIL: not finished, run again
 
 
-class TimeUp(Exception):
-    """The chunk's time is over."""
+class TimeUp(BaseException):
+    """The chunk's time is over. Not an ``Exception``: code that catches ordinary errors
+    (a reader that reports a file it cannot read) must not swallow the deadline or blame
+    a file for it."""
 
 
 def _on_alarm(signum, frame):
     raise TimeUp
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes such as 9, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number of minutes, got {text!r}")
+    return value
+
+
+def _directory(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a directory with the data files, got {text!r} (no such "
+                                         "directory); leave --data-dir out to use $GRU_LIB_DATA_DIR or download")
+    return path
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -47,19 +71,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "paper")
     ap.add_argument("--grids", nargs="+", choices=sorted({g["task"] for g in experiments.PAPER_GRIDS}),
                     help="only the grids of these tasks (default: all)")
-    ap.add_argument("--lrs", nargs="+", type=float, metavar="LR",
+    ap.add_argument("--lrs", nargs="+", type=_lr, metavar="LR",
                     help="only the runs at these of each grid's rates (default: all of them)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--minutes", type=float, default=9.0, help="stop after this long (default 9)")
+    ap.add_argument("--minutes", type=_minutes, default=9.0, help="stop after this long (default 9)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
                     help="replay each training step from a CUDA graph (default: on with CUDA)")
-    ap.add_argument("--stack", default="auto", help="largest stack: N, or 'auto' (default)")
+    ap.add_argument("--stack", type=_stack_size, default="auto", help="largest stack: N, or 'auto' (default)")
     ap.add_argument("--implementation", choices=("fused", "autograd", "triton"),
                     help="the GRU engine (default fused; 'triton': persistent kernels, on CUDA); "
                          "runs may continue on another engine")
-    ap.add_argument("--threads", type=int)
-    ap.add_argument("--data-dir", type=Path)
+    ap.add_argument("--threads", type=_positive_int)
+    ap.add_argument("--data-dir", type=_directory)
     ap.add_argument("--checkpoint-dir", type=Path,
                     help="keep the checkpoints of runs in progress here instead of beside their results "
                          "(IMDB checkpoints, about 20 MB each, are never committed)")
@@ -67,12 +91,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--quiet", action="store_true")
     # for trying the script out on a subset (the paper's protocol is the default)
     ap.add_argument("--preset", default="paper", choices=list(experiments.PRESETS))
-    ap.add_argument("--epochs", type=int)
-    ap.add_argument("--train-limit", type=int)
-    ap.add_argument("--test-limit", type=int)
+    ap.add_argument("--epochs", type=_positive_int)
+    ap.add_argument("--train-limit", type=_positive_int)
+    ap.add_argument("--test-limit", type=_positive_int)
     args = ap.parse_args(argv)
 
-    stack = args.stack if args.stack == "auto" else int(args.stack)
+    try:
+        return _run(args, argv)
+    except (ValueError, TypeError, DataError, ClusterError) as e:  # settings, files, data: one message, as the CLI
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace, argv: Optional[list[str]]) -> int:
+    stack = args.stack
     overrides = {k: v for k, v in (("device", args.device), ("threads", args.threads), ("epochs", args.epochs),
                                    ("train_limit", args.train_limit), ("test_limit", args.test_limit),
                                    ("implementation", args.implementation))

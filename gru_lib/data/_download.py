@@ -3,7 +3,10 @@
 The target appears only once its size and sha256 are right (``os.replace`` is atomic
 on one file system), so an interrupted or corrupted download never leaves a file
 that a later load would trust. Each connection and each read time out after
-:data:`TIMEOUT_S` seconds, so a machine without network fails within seconds.
+:data:`TIMEOUT_S` seconds, so a machine without network fails within seconds. A
+server that keeps the connection alive but sends next to nothing cannot hold a
+download for ever either: it fails when fewer than :data:`STALL_BYTES` bytes came in
+the last :data:`STALL_S` seconds, and when it has taken :data:`DEADLINE_S` seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO, Sequence
@@ -20,6 +24,11 @@ from ._files import ENV_VAR, DataDir, RemoteFile
 from .errors import DataNotFoundError
 
 TIMEOUT_S = 10.0
+#: A download fails when fewer than STALL_BYTES arrived in the last STALL_S seconds (a trickle).
+STALL_S = 30.0
+STALL_BYTES = 64 * 1024
+#: The longest one file's download may take (the IMDB archive, 84 MB, at about 50 kB/s).
+DEADLINE_S = 30 * 60.0
 _CHUNK = 1 << 20
 
 
@@ -36,13 +45,27 @@ def _urlopen(url: str, timeout: float) -> BinaryIO:
 def _fetch_one(url: str, target: Path, expected: RemoteFile, timeout: float) -> None:
     # the temporary file has an ordinary file's mode and is removed on any failure;
     # the ones a killed download left behind are removed once a download succeeds
+    start = time.monotonic()
     with atomic_file(target, ".part") as out, _urlopen(url, timeout) as response:
         h = hashlib.sha256()
         size = 0
-        while chunk := response.read(_CHUNK):
+        window_start, window_bytes = start, 0
+        # what has arrived, not a full chunk, so that the time is checked often
+        read = response.read1 if hasattr(response, "read1") else response.read
+        while chunk := read(_CHUNK):
             out.write(chunk)
             h.update(chunk)
             size += len(chunk)
+            now = time.monotonic()
+            window_bytes += len(chunk)
+            if now - start > DEADLINE_S:
+                raise DownloadFailed(f"gave up after {DEADLINE_S:g} s with {size} bytes of "
+                                     f"{expected.size or 'unknown'} (the server is too slow)")
+            if now - window_start >= STALL_S:
+                if window_bytes < STALL_BYTES:
+                    raise DownloadFailed(f"stalled: {window_bytes} bytes in {now - window_start:.0f} s, fewer than "
+                                         f"{STALL_BYTES} (the server sends next to nothing)")
+                window_start, window_bytes = now, 0
         if expected.size is not None and size != expected.size:
             raise DownloadFailed(f"got {size} bytes, expected {expected.size}")
         if h.hexdigest() != expected.sha256:
