@@ -52,6 +52,18 @@ def test_stack_benchmark_reports_a_speedup_per_stack_size(tmp_path):
     assert result["date"].startswith("20") and "git_commit" in result
 
 
+def test_embedding_benchmark_times_the_sparse_and_the_dense_update(tmp_path, capsys):
+    out = tmp_path / "embedding.json"
+    result = _load("embedding").main(["--stacks", "1", "2", "--batches", "2", "--repeats", "1", "--threads", "1",
+                                      "--json", str(out)])
+    assert json.loads(out.read_text()) == result
+    assert [r["k"] for r in result["rows"]] == [1, 2]
+    for r in result["rows"]:
+        assert r["speedup"] == r["dense_ms_per_batch"] / r["sparse_ms_per_batch"] > 0
+    assert result["command"][:2] == ["python", "benchmarks/embedding.py"]
+    assert "sparse ms/batch" in capsys.readouterr().out
+
+
 def test_gpu_benchmark_runs_on_the_cpu_and_projects_the_grid(tmp_path, capsys):
     result = _load("gpu").main(["--device", "cpu", "--tasks", "mnist-row", "--variants", "gru2", "--seeds", "1",
                                 "--batches", "2", "--repeats", "1", "--json", str(tmp_path / "gpu.json")])
