@@ -384,3 +384,138 @@ def test_local_asset_mapping(tmp_path):
     assert serve_book.is_external("https://cdn.jsdelivr.net/x", "http://127.0.0.1:1/")
     assert not serve_book.is_external("http://127.0.0.1:1/book/intro.html", "http://127.0.0.1:1/")
     assert not serve_book.is_external("data:image/png;base64,AAAA", "http://127.0.0.1:1/")
+
+
+# --------------------------------------------------------------------------- the reader's notebooks
+
+READER_CHAPTER = CHAPTER.split("# A chapter")[0] + """# A chapter
+
+As {{cite:t}}`dey2017gate` showed, and others did too {{cite:p}}`dey2017gate,cho2014learning`,
+see {{doc}}`counting`, {{doc}}`the notations <notations>` and {{ref}}`below <the-target>`.
+
+```{{note}}
+A note with {{cite:p}}`dey2017gate`.
+```
+
+(the-target)=
+## A section
+
+```{{exercise}} Add two numbers
+:label: ex-add
+
+Compute $1 + 1$.
+```
+
+```{{code-cell}} ipython3
+:tags: [hide-cell]
+{install}
+```
+
+```{{code-cell}} ipython3
+answer = None  # your code here
+```
+
+```{{solution-start}} ex-add
+:class: dropdown
+```
+
+The sum is two.
+
+```{{code-cell}} ipython3
+answer = 1 + 1  # the solution
+```
+
+```{{solution-end}}
+```
+
+After the exercise.
+"""
+
+
+@pytest.fixture
+def reader_book(tmp_path):
+    pytest.importorskip("jupytext")
+    pytest.importorskip("pybtex")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_config.yml").write_text((REPO / "_config.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "book" / "references.bib").write_bytes((REPO / "book" / "references.bib").read_bytes())
+    for name in ("counting", "notations"):
+        (tmp_path / "book" / f"{name}.md").write_bytes((REPO / "book" / f"{name}.md").read_bytes())
+    chapter = tmp_path / "book" / "chapter.md"
+    chapter.write_text(READER_CHAPTER.format(install=sync_notebooks.INSTALL_CELL), encoding="utf-8")
+    return chapter
+
+
+def _markdown(nb) -> str:
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_reader_notebook_rewrites_roles_and_directives(reader_book):
+    nb = sync_notebooks.expected_notebook(reader_book)
+    text = _markdown(nb)
+    site = sync_notebooks.site_url(sync_notebooks.repository_url(REPO))
+    bib = f"{site}book/bibliography.html"
+    assert f"As [Dey and Salem (2017)]({bib}) showed" in text
+    assert f"([Dey and Salem, 2017]({bib}); [Cho et al., 2014]({bib}))" in text
+    assert f"[Counting parameters]({site}book/counting.html)" in text or f"({site}book/counting.html)" in text
+    assert f"[the notations]({site}book/notations.html)" in text
+    assert f"[below]({site}book/chapter.html#the-target)" in text
+    assert f"> **Note**\n>\n> A note with ([Dey and Salem, 2017]({bib}))." in text
+    assert "### Exercise 1: Add two numbers\n\nCompute $1 + 1$." in text
+    assert "(the-target)=" not in text and ":label:" not in text
+    assert not sync_notebooks.MYST_ROLE.search(text) and not sync_notebooks.MYST_DIRECTIVE.search(text)
+
+
+def test_reader_notebook_leaves_the_solution_out(reader_book):
+    nb = sync_notebooks.expected_notebook(reader_book)
+    sources = [c.source for c in nb.cells]
+    assert "answer = None  # your code here" in sources
+    assert not any("the solution" in s or "The sum is two" in s for s in sources)
+    link = next(s for s in sources if "solution is on" in s)
+    assert f"{sync_notebooks.site_url(sync_notebooks.repository_url(REPO))}book/chapter.html#ex-add" in link
+    assert sources[-1] == "After the exercise."
+
+
+def test_reader_notebook_refuses_an_unknown_citation(reader_book):
+    reader_book.write_text(reader_book.read_text(encoding="utf-8").replace("cho2014learning", "nobody1999"),
+                           encoding="utf-8")
+    with pytest.raises(ValueError, match="nobody1999.*not in the bibliography"):
+        sync_notebooks.expected_notebook(reader_book)
+
+
+def _committed_notebooks():
+    return sorted((REPO / "book").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", _committed_notebooks(), ids=lambda p: p.name)
+def test_committed_notebooks_hold_no_myst_markup(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        for pattern in (sync_notebooks.MYST_ROLE, sync_notebooks.MYST_DIRECTIVE, re.compile(r"^\(\S+\)=\s*$", re.M)):
+            found = pattern.search(text)
+            assert not found, f"{path.name}: MyST markup in a Markdown cell: {found.group(0)!r}"
+
+
+def test_exercise_notebook_shows_no_solution():
+    jupytext = pytest.importorskip("jupytext")
+    source = jupytext.read(REPO / "book" / "exercises.md", fmt="md:myst")
+    solutions, inside = [], False
+    for cell in source.cells:
+        if cell.cell_type == "markdown" and "{solution-start}" in cell.source:
+            inside = True
+        if cell.cell_type == "markdown" and "{solution-end}" in cell.source:
+            inside = False
+        elif inside and cell.cell_type == "code":
+            solutions.append(cell.source)
+    assert len(solutions) >= 8
+    nb = json.loads((REPO / "book" / "exercises.ipynb").read_text(encoding="utf-8"))
+    shown = ["".join(c["source"]) for c in nb["cells"]]
+    assert not [s for s in solutions if s in shown], "solution code cells in the reader's exercise notebook"
+    assert not any("0.25 ** 10" in s for s in shown)
+    exercises = sum(s.count("{exercise}") for s in (c.source for c in source.cells))
+    headings = sum(len(re.findall(r"^### Exercise \d+", s, re.M)) for s in shown)
+    links = sum("solution is on" in s for s in shown)
+    assert headings == exercises == links == 8

@@ -79,3 +79,9 @@ def test_readme_ci_and_workflow_install_from_requirements_txt():
     workflow = (REPO / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
     assert "pip install -r requirements.txt" in workflow
     assert 'pip install -e ".[test,course,cluster]"' in workflow
+
+
+def test_the_readers_set_up_installs_a_jupyter_front_end(project):
+    """book/how-to-use.md says `jupyter lab` after `pip install -r requirements.txt`: the book extra installs it."""
+    assert "jupyterlab" in {_name(r) for r in project["optional-dependencies"]["book"]}
+    assert "jupyter lab" in (REPO / "book" / "how-to-use.md").read_text(encoding="utf-8")
