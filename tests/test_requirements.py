@@ -85,3 +85,11 @@ def test_the_readers_set_up_installs_a_jupyter_front_end(project):
     """book/how-to-use.md says `jupyter lab` after `pip install -r requirements.txt`: the book extra installs it."""
     assert "jupyterlab" in {_name(r) for r in project["optional-dependencies"]["book"]}
     assert "jupyter lab" in (REPO / "book" / "how-to-use.md").read_text(encoding="utf-8")
+
+
+def test_readme_names_both_imdb_archives_and_one_line_commands():
+    from gru_lib.data import imdb
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert imdb.CANONICAL.name in readme and imdb.LABELED.name in readme
+    assert "python -m venv .venv && . .venv/bin/activate" in readme
