@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional
 
 __all__ = ["Progress"]
 
 
+#: Set to ``0`` where nobody watches a notebook run, e.g. the book's build (tools/build_book.sh):
+#: a bar there is only noise, and its widget's state would be stored in the built page.
+BARS_ENV = "GRU_LIB_PROGRESS_BARS"
+
+
 def _watched(stream) -> bool:
     """Whether someone watches ``stream`` live: a terminal, or a Jupyter/Colab kernel's output."""
+    if os.environ.get(BARS_ENV, "1") == "0":
+        return False
     if hasattr(stream, "isatty") and stream.isatty():
         return True
     return "ipykernel" in sys.modules and type(stream).__module__.startswith("ipykernel")

@@ -93,3 +93,17 @@ def test_readme_names_both_imdb_archives_and_one_line_commands():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert imdb.CANONICAL.name in readme and imdb.LABELED.name in readme
     assert "python -m venv .venv && . .venv/bin/activate" in readme
+
+
+def test_the_book_theme_is_pinned_to_the_tested_versions(project):
+    """The pages' layout changes between theme versions: the book extra pins the ones the browser tests passed with."""
+    from importlib import metadata
+
+    pins = dict(r.split("==") for r in project["optional-dependencies"]["book"] if "==" in r)
+    assert {"sphinx-book-theme", "pydata-sphinx-theme"} <= set(pins)
+    for name, version in pins.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        assert installed == version, f"{name} {installed} is installed, the book extra pins {version}"

@@ -636,3 +636,19 @@ def test_the_progress_bar_covers_evaluation(monkeypatch):
     assert [b.total for b in bars] == [96 + 40 + 96] * 2
     assert all(b.done == b.total for b in bars)
     assert all(d.endswith("evaluating") for b in bars for d in b.descriptions)
+
+
+def test_no_live_bar_where_nobody_watches(monkeypatch):
+    """GRU_LIB_PROGRESS_BARS=0 (the book's build) turns the bar off even on a terminal; the epoch lines stay."""
+    import io
+
+    from gru_lib.progress import BARS_ENV, Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert Progress(True, Terminal()).live
+    monkeypatch.setenv(BARS_ENV, "0")
+    quiet = Progress(True, Terminal())
+    assert not quiet.live and quiet.enabled

@@ -41,6 +41,9 @@ python_bin="$(dirname "$(command -v "$jb")")/python"
 # inherited from the environment (MPLBACKEND=Agg is common on servers and in CI)
 # would take its place in the kernels, and every figure would silently vanish.
 unset MPLBACKEND
+# Nobody watches the chapters run: no live progress bars, whose widget state would be
+# stored in the pages (the runs still print one line per epoch).
+export GRU_LIB_PROGRESS_BARS=0
 
 mkdir -p _build
 log="_build/build.log"
