@@ -12,6 +12,13 @@ the functions, so ``import gru_lib`` never requires it.
   input image beside them.
 * :func:`plot_gate_grid` — the same for several models, one row per model.
 * :func:`plot_traces` — a few units' values over time, e.g. a state trajectory.
+
+One style for every figure of the book: :data:`BOOK_STYLE`, set by :func:`use_book_style`
+(each chapter calls it once). A figure as wide as the page's column (:data:`COLUMN_WIDTH`
+inches at the inline backend's 100 dpi) is shown at its own size, so its smallest text
+(10 pt, about 14 px) is no smaller than the page's small print; wider figures are shrunk
+and should be avoided. A panel with more than four lines gets its legend outside the
+axes, below them (:func:`legend`).
 """
 
 from __future__ import annotations
@@ -24,7 +31,59 @@ import numpy as np
 from .tasks import MODEL_ORDER as _MODEL_ORDER
 from .tasks import model_label as _label
 
-__all__ = ["plot_curves", "plot_curves_by_rate", "plot_gradient_norms", "plot_gates", "plot_gate_grid", "plot_traces", "unit_order"]
+__all__ = ["BOOK_STYLE", "COLUMN_WIDTH", "legend", "plot_curves", "plot_curves_by_rate", "plot_gradient_norms",
+           "plot_gates", "plot_gate_grid", "plot_traces", "unit_order", "use_book_style"]
+
+#: The width of the book's text column in inches at 100 dpi (the column is about 780 px wide on a desktop).
+COLUMN_WIDTH = 7.8
+
+#: The book's plotting style (matplotlib rcParams): text no smaller than the page's small print
+#: at the column's width, light grids, no top and right spines, no offset or ×10ⁿ factor on an axis.
+BOOK_STYLE: dict[str, Any] = {
+    "figure.figsize": (COLUMN_WIDTH, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.frameon": False,
+    "figure.titlesize": 12,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.formatter.useoffset": False,
+    "axes.formatter.limits": (-4, 9),
+}
+
+#: At most this many lines share a legend inside a panel; more go below it.
+LEGEND_INSIDE = 4
+
+
+def use_book_style() -> None:
+    """Set :data:`BOOK_STYLE` for the figures drawn from now on (in the notebook's kernel)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(BOOK_STYLE)
+
+
+def legend(ax, handles: Optional[list] = None, labels: Optional[list] = None, **kw):
+    """A panel's legend: inside the axes for up to :data:`LEGEND_INSIDE` entries, else below them in columns."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    if len(handles) <= LEGEND_INSIDE:
+        return ax.legend(handles, labels, **kw)
+    ncol = kw.pop("ncol", 2)
+    kw.pop("loc", None)
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, **kw)
+
+#: The colour bar of the gate heat maps: what a colour means.
+COLORBAR_LABEL = "gate value"
 
 #: What the gate letters stand for in titles.
 GATE_NAMES = {"z": "update gate $z_t$", "r": "reset gate $r_t$", "h_tilde": r"candidate $\tilde h_t$"}
@@ -65,7 +124,7 @@ def _finish_axes(ax, xlabel: str, ylabel: str, title: Optional[str], **grid) -> 
     if title is not None:
         ax.set_title(title)
     ax.grid(True, alpha=0.3, **grid)
-    ax.legend(fontsize="small")
+    legend(ax)
 
 
 def plot_gradient_norms(
@@ -240,7 +299,7 @@ def plot_gates(
         if i == 0:
             ax.set_ylabel("unit" + (" (sorted)" if not (isinstance(order, str) and order == "none") else ""))
     if colorbar and mappable is not None:
-        fig.colorbar(mappable, ax=panels, shrink=0.9)
+        fig.colorbar(mappable, ax=panels, shrink=0.9, label=COLORBAR_LABEL)
     return fig
 
 
@@ -285,7 +344,7 @@ def plot_gate_grid(
             for ax in (row_axes[1:] if image is not None else row_axes):
                 ax.set_xlabel("")
     mappable = axes[0][-1].images[0]
-    fig.colorbar(mappable, ax=[a for row in axes for a in row[(image is not None):]], shrink=0.6)
+    fig.colorbar(mappable, ax=[a for row in axes for a in row[(image is not None):]], shrink=0.6, label=COLORBAR_LABEL)
     if title is not None:
         fig.suptitle(title)
     return fig
@@ -342,7 +401,7 @@ def plot_curves(
         if s not in ("train", "test"):
             raise ValueError(f"splits must be 'train' and/or 'test', got {s!r}")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+        fig, ax = plt.subplots()
     else:
         fig = ax.figure
     groups: dict[tuple, list[dict]] = {}
@@ -380,7 +439,16 @@ def plot_curves(
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
     if keys:
-        ax.legend(fontsize="small")
+        # a colour per run, and the split as the line's style: one legend entry each, not one per line
+        from matplotlib.lines import Line2D
+
+        handles, labels = ax.get_legend_handles_labels()
+        runs = [(h, lab.rsplit(" (", 1)[0]) for h, lab in zip(handles, labels)]
+        seen: dict[str, Any] = {}
+        for h, lab in runs:
+            seen.setdefault(lab, Line2D([], [], color=h.get_color(), lw=2))
+        styles = [Line2D([], [], color="0.3", ls="-" if s == "test" else "--") for s in splits] if len(splits) > 1 else []
+        legend(ax, list(seen.values()) + styles, list(seen) + [s for s in splits] * bool(styles))
     return fig
 
 
@@ -410,12 +478,14 @@ def plot_curves_by_rate(
     rates = list(rates)
     if not rates:
         raise ValueError("expected at least one rate")
-    fig, axes = plt.subplots(1, len(rates), figsize=(max(4.2 * len(rates), 8.4), 4.0), sharey=True, squeeze=False)
+    # at the column's width, so that the text keeps the book's size (BOOK_STYLE)
+    fig, axes = plt.subplots(1, len(rates), figsize=(COLUMN_WIDTH, 3.9), sharey=True, squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
     models = sorted({r["config"]["model"] for r in results}, key=lambda m: (_MODEL_ORDER.get(m, 99), m))
     color = {m: colors[i % len(colors)] for i, m in enumerate(models)}
     for ax, lr in zip(axes[0], rates):
         here = [r for r in results if abs(r["config"]["lr"] - lr) <= 1e-9 * lr]
+        running = []
         for m in models:
             runs = [r for r in here if r["config"]["model"] == m and r["history"]]
             if not runs:
@@ -427,8 +497,10 @@ def plot_curves_by_rate(
                 ax.plot(epochs, mean, style, color=color[m], lw=1.4)
                 if split == "test" and total_epochs is not None and n < total_epochs:
                     ax.plot(epochs[-1:], mean[-1:], "o", color=color[m], ms=4)
-                    ax.annotate(f"{n}/{total_epochs}", (epochs[-1], mean[-1]), xytext=(3, -10),
-                                textcoords="offset points", fontsize="small", color=color[m])
+                    running.append((m, n))
+        for j, (m, n) in enumerate(reversed(running)):  # the epochs reached, in the panel's lower right corner
+            ax.text(0.97, 0.05 + 0.09 * j, f"{_label(m)}: {n}/{total_epochs}", transform=ax.transAxes, ha="right",
+                    va="bottom", fontsize=10, color=color[m])
         if chance is not None:
             ax.axhline(chance, color="0.5", ls=":", lw=1)
         ax.set_title(f"η = {format_lr(lr)}")
@@ -444,8 +516,8 @@ def plot_curves_by_rate(
         handles.append(Line2D([], [], color="0.5", ls=":", label=f"chance, {chance:g}%"))
     if total_epochs is not None and any(len(r["history"]) < total_epochs for r in results):
         handles.append(Line2D([], [], color="0.3", marker="o", ls="", ms=4, label="in progress: epochs done/total"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 3), frameon=False, fontsize=10)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.16 if len(handles) > 4 else 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.075 * -(-len(handles) // 3), 1, 1))
     return fig

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Optional
 
 __all__ = ["Progress"]
 
 
+#: Set to ``0`` where nobody watches a notebook run, e.g. the book's build (tools/build_book.sh):
+#: a bar there is only noise, and its widget's state would be stored in the built page.
+BARS_ENV = "GRU_LIB_PROGRESS_BARS"
+
+
 def _watched(stream) -> bool:
     """Whether someone watches ``stream`` live: a terminal, or a Jupyter/Colab kernel's output."""
+    if os.environ.get(BARS_ENV, "1") == "0":
+        return False
     if hasattr(stream, "isatty") and stream.isatty():
         return True
     return "ipykernel" in sys.modules and type(stream).__module__.startswith("ipykernel")
@@ -24,18 +33,27 @@ class Progress:
         self.stream = stream or sys.stderr
         self.live = enabled and _watched(self.stream)
         self._bar = None
+        self._description = ""
 
     def start(self, description: str, total: int) -> None:
+        self._description = description
         if self.live:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, desc=description, unit="ex", leave=False, file=self.stream,
                              mininterval=0.2, dynamic_ncols=True)
 
-    def update(self, n: int, loss: float, acc: float) -> None:
+    def update(self, n: int, loss: Optional[float] = None, acc: Optional[float] = None) -> None:
+        """``n`` more examples done; ``loss`` and ``acc`` (the running training means) when known."""
         if self._bar is not None:
-            self._bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}", refresh=False)
+            if loss is not None and acc is not None:
+                self._bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.3f}", refresh=False)
             self._bar.update(n)
+
+    def describe(self, phase: str) -> None:
+        """Name the part of the epoch under way (``"evaluating"``) after the epoch's description."""
+        if self._bar is not None:
+            self._bar.set_description(f"{self._description} {phase}", refresh=False)
 
     def close(self) -> None:
         if self._bar is not None:

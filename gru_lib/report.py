@@ -140,50 +140,60 @@ def _short(commit: Optional[str]) -> str:
     return commit[:10] if commit else "–"
 
 
-def provenance_markdown(results: Sequence[dict]) -> str:
-    """Where result files came from, as Markdown: a table with one row per distinct origin, then the commands.
+def _day_range(dates: list[str]) -> str:
+    """``2026-11-30``, or ``2026-11-30 – 12-02`` for several days (``2026-11-30 – 2027-01-02`` across years)."""
+    days = sorted(d[:10] for d in dates if d)
+    if not days:
+        return "–"
+    first, last = days[0], days[-1]
+    if first == last:
+        return first
+    return f"{first} – {last[5:] if last[:4] == first[:4] else last}"
 
-    Results that share task, preset, command, commit (and whether the package had
-    uncommitted changes), device, threads and torch version form one row, with the
-    number of files and the range of dates; the commands that made them follow the
-    table as a list. Reads each result's ``provenance`` (see
-    :func:`gru_lib.files.provenance`).
+
+def provenance_markdown(results: Sequence[dict], *, folded: bool = True) -> str:
+    """Where result files came from, as Markdown: one row per origin, then the commands, folded away.
+
+    Results that share task, preset, commit (and whether the package had uncommitted
+    changes), device, threads and torch version are one origin: one row, with the
+    number of files and the days they were written. The commands that made them follow
+    the table, each once, with the files it wrote. With ``folded`` the whole is inside
+    a ``<details>`` drop-down whose summary counts the files, which both the book and
+    a plain notebook show closed. Reads each result's ``provenance``
+    (see :func:`gru_lib.files.provenance`).
     """
     groups: dict[tuple, list[dict]] = {}
+    commands: dict[str, Counter] = {}
     for r in results:
         p = r.get("provenance", {})
-        key = (
-            r["config"]["task"],
-            str(r.get("preset")),
-            " ".join(p.get("command") or []),
-            p.get("git_commit"),
-            p.get("git_dirty"),
-            p.get("device_name") or p.get("device"),
-            p.get("threads"),
-            p.get("torch_version"),
-        )
+        task = r["config"]["task"]
+        key = (task, str(r.get("preset")), p.get("git_commit"), p.get("git_dirty"),
+               p.get("device_name") or p.get("device"), p.get("threads"), p.get("torch_version"))
         groups.setdefault(key, []).append(r)
+        commands.setdefault(" ".join(p.get("command") or []), Counter())[task] += 1
     if not groups:
         return "No result files.\n"
     lines = [
-        "| task | files | preset | commit | device | threads | torch | date (UTC) |",
+        "| task | files | preset | commit | device | threads | torch | written (UTC) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    commands: list[str] = []
     for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
-        task, preset, command, commit, dirty, device, threads, torch_version = key
-        dates = sorted(str(r["provenance"].get("date", "")) for r in groups[key])
-        date = dates[0][:16].replace("T", " ")
-        if dates[-1][:16] != dates[0][:16]:
-            date += " to " + dates[-1][:16].replace("T", " ")
+        task, preset, commit, dirty, device, threads, torch_version = key
+        dates = [str(r["provenance"].get("date", "")) for r in groups[key]]
         commit_text = f"`{_short(commit)}`" + (" (uncommitted changes)" if dirty else "")
-        lines.append(
-            f"| {task} | {len(groups[key])} | {preset} | {commit_text} | {device} | {threads} | {torch_version} | {date} |"
-        )
-        entry = f"* {task}, {len(groups[key])} file(s): `{command}`" if command else f"* {task}: command not recorded"
-        if entry not in commands:
-            commands.append(entry)
-    return "\n".join(lines) + "\n\nMade by:\n\n" + "\n".join(commands) + "\n"
+        lines.append(f"| {task} | {len(groups[key])} | {preset} | {commit_text} | {device} | {threads} "
+                     f"| {torch_version} | {_day_range(dates)} |")
+    made = []
+    for command, tasks in commands.items():
+        files = ", ".join(f"{task} {n} file{'s' if n > 1 else ''}" for task, n in sorted(tasks.items()))
+        made.append(f"* `{command}` ({files})" if command else f"* command not recorded ({files})")
+    text = "\n".join(lines) + "\n\nMade by:\n\n" + "\n".join(made) + "\n"
+    if not folded:
+        return text
+    n = len(results)
+    summary = f"Where these results come from: {n} result file{'s' if n > 1 else ''}, {len(groups)} origin" + (
+        "s" if len(groups) > 1 else "")
+    return f"<details>\n<summary>{summary}</summary>\n\n{text}\n</details>\n"
 
 
 def chance_levels(labels: Iterable[int], num_classes: Optional[int] = None) -> dict:

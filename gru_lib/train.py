@@ -199,7 +199,8 @@ def epoch_lr(schedule: str, base_lr: float, epoch: int, history: list[dict]) -> 
 
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def _evaluate_stack(stack: StackedClassifier, x: Tensor, y: Tensor, batch_size: int) -> tuple[list, list]:
+def _evaluate_stack(stack: StackedClassifier, x: Tensor, y: Tensor, batch_size: int,
+                    on_batch: Optional[Callable[[int], None]] = None) -> tuple[list, list]:
     was_training = stack.training
     stack.eval()
     K, n = stack.size, x.shape[0]
@@ -211,6 +212,8 @@ def _evaluate_stack(stack: StackedClassifier, x: Tensor, y: Tensor, batch_size: 
         logits = stack(xb.expand(K, *xb.shape))
         loss_sum += stack.loss(logits, yk).double() * xb.shape[0]
         correct += (stack.predict(logits) == yk).sum(-1)
+        if on_batch is not None:
+            on_batch(xb.shape[0] * K)  # examples evaluated, over the K models
     stack.train(was_training)
     return (loss_sum / n).tolist(), (correct.double() / n).tolist()
 
@@ -333,12 +336,15 @@ def _damaged(ckpt: Path, e: Exception) -> RunFileError:
                         "Start the run again with --overwrite (overwrite=True), or move the checkpoint away.")
 
 
+def _in_step(previous: Optional[dict], result: dict) -> bool:
+    """Whether a result file has the epochs that ``result`` has (history and completeness)."""
+    return (previous is not None and previous.get("history") == as_json(result["history"])
+            and previous.get("complete") == result["complete"])
+
+
 def _agrees(previous: Optional[dict], result: dict) -> bool:
     """Whether a result file already says what ``result`` says (history, completeness, configuration)."""
-    if previous is None:
-        return False
-    return (previous.get("history") == as_json(result["history"]) and previous.get("complete") == result["complete"]
-            and previous.get("config") == as_json(result["config"]))
+    return _in_step(previous, result) and previous.get("config") == as_json(result["config"])
 
 
 def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFiles], device: torch.device,
@@ -435,9 +441,12 @@ def _open_member(config: TrainConfig, data: SequenceData, files: Optional[RunFil
     complete = len(history) >= config.epochs
     result["complete"] = complete
     if state is not None and not _agrees(previous, result):
-        atomic_write_json(out, result)  # repair: the result follows its checkpoint
-        if previous is not None:
-            bar.message(f"{out}: repaired from its checkpoint ({len(history)} epochs)")
+        # the result follows its checkpoint, and records this session's settings (device, threads)
+        atomic_write_json(out, result)
+        if previous is not None and not _in_step(previous, result):
+            # only a run killed between its two writes leaves a result behind its checkpoint
+            bar.message(f"{out}: its result file was behind its checkpoint (a run stopped between the two "
+                        f"writes); rewritten from the checkpoint ({len(history)} epochs)")
     if complete:
         bar.message(f"{out}: already complete ({len(history)} epochs)")
         member.net = None
@@ -649,7 +658,9 @@ def _train_claimed(configs, data, device, claims, *, progress, deterministic, co
             loss_sum = torch.zeros(K, dtype=torch.float64, device=device)
             correct = torch.zeros(K, dtype=torch.int64, device=device)
             seen = shown = 0
-            bar.start(f"epoch {max(epochs)}/{max(m.config.epochs for m in members)}", n * K)
+            # one bar for the whole epoch: training, then the evaluation of the test (and training) set
+            n_eval = x_te.shape[0] + (n if ref.eval_train else 0)
+            bar.start(f"epoch {max(epochs)}/{max(m.config.epochs for m in members)}", (n + n_eval) * K)
             for b in range(nb):
                 idx = perms[:, b * bs:(b + 1) * bs]
                 yb = y_tr[idx]
@@ -670,12 +681,14 @@ def _train_claimed(configs, data, device, claims, *, progress, deterministic, co
                     shown = seen
                     if all(m.error is not None for m in members):
                         break
-            bar.close()
             opt.catch_up()  # at the same point in every run, so that a resumed run repeats an uninterrupted one
             train_seconds = time.perf_counter() - t0
             alive = [k for k, m in enumerate(members) if m.error is None]
-            test = _evaluate_stack(stack, x_te, y_te, ref.eval_batch_size) if alive else None
-            train_eval = _evaluate_stack(stack, x_tr, y_tr, ref.eval_batch_size) if alive and ref.eval_train else None
+            bar.describe("evaluating")
+            test = _evaluate_stack(stack, x_te, y_te, ref.eval_batch_size, bar.update) if alive else None
+            train_eval = (_evaluate_stack(stack, x_tr, y_tr, ref.eval_batch_size, bar.update)
+                          if alive and ref.eval_train else None)
+            bar.close()
             seconds = time.perf_counter() - t0
             train_losses, train_accs = (loss_sum / n).tolist(), (correct.double() / n).tolist()
             for k in alive:

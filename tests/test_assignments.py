@@ -116,6 +116,28 @@ def test_master_notebook_installs_then_starts_otter(master):
     assert code[1].startswith("import otter") and f'otter.Notebook("{master.name}")' in code[1]
 
 
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
+def test_cited_chapters_exist(master):
+    """The chapters an assignment names (in italics, after "chapter(s)") are pages of the book."""
+    titles = {m.group(1).strip() for page in (REPO / "book").glob("*.md")
+              for m in [re.search(r"^# (.+)$", page.read_text(encoding="utf-8"), re.M)] if m}
+    text = "\n".join("".join(c["source"]) for c in json.loads(master.read_text(encoding="utf-8"))["cells"]
+                     if c["cell_type"] == "markdown")
+    cited = [t for m in re.finditer(r"chapters? ((?:\*[^*]+\*(?:,\s*|\s+and\s+)?)+)", text)
+             for t in re.findall(r"\*([^*]+)\*", m.group(1))]
+    assert cited, f"{master.name} names no chapter of the book"
+    assert not [t for t in cited if t not in titles], f"{master.name} cites chapters the book does not have"
+
+
+def test_the_hidden_tests_stay_out_of_the_repository():
+    """``otter assign`` writes the autograder (with the hidden tests) to assignments/dist/: git ignores it."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = "assignments/dist/reduced-gates/autograder/tests/q1.py"
+    done = subprocess.run(["git", "check-ignore", "-q", "--no-index", probe], cwd=REPO)
+    assert done.returncode == 0, f"{probe} is not ignored by .gitignore"
+
+
 def test_slips_edit_exactly_one_place():
     """Each slip must match the solution once, or the slip tests would test nothing."""
     for name, (assignment, _, right, wrong) in SLIPS.items():

@@ -1,16 +1,16 @@
 """The built book, page by page, in headless Chromium.
 
-Needs a built book in ``_build/html`` (``bash tools/build_book.sh``), the test assets
-from ``npm ci`` (local copies of the scripts the pages load from CDNs), the Python
-package ``playwright`` and Debian's ``chromium`` at ``/usr/bin/chromium`` (or the path
-in ``GRU_BOOK_CHROMIUM``). Each missing piece skips these tests with the reason.
+Needs a built book in ``_build/html`` (``bash tools/build_book.sh``, after ``npm ci``:
+the book serves MathJax, require.js and the widget manager from its own site), the
+Python package ``playwright`` and Debian's ``chromium`` at ``/usr/bin/chromium`` (or the
+path in ``GRU_BOOK_CHROMIUM``). Each missing piece skips these tests with the reason.
 
 Every page of ``_toc.yml`` is checked in the same way, so chapters added later are
 covered without new tests:
 
 * the page loads, with no console error and no uncaught script error;
-* no request leaves the machine: CDN requests are answered from ``node_modules``
-  (:mod:`tools.serve_book`) and anything else external is aborted and reported;
+* the network is blocked: every request that leaves the local server is aborted and
+  reported, so a page passes only if it renders from the site alone;
 * math is typeset by MathJax (``mjx-container``), with no TeX error (``mjx-merror``);
 * every image has loaded, and every figure holds an image;
 * no cell shows an error: no traceback output, no traceback on stderr;
@@ -41,7 +41,6 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 HTML_DIR = REPO / "_build" / "html"
-NODE_MODULES = REPO / "node_modules"
 BRANCH = "main"
 TIMEOUT_MS = 30_000
 
@@ -121,8 +120,6 @@ def built_book() -> Path:
 
 @pytest.fixture(scope="session")
 def browser(built_book, chromium):
-    if not (NODE_MODULES / "mathjax").is_dir():
-        pytest.skip("the browser tests serve CDN scripts from node_modules: run npm ci")
     return chromium
 
 
@@ -135,15 +132,14 @@ def base_url(built_book):
 class PageVisit:
     """One page opened in a fresh browser context, with what happened while loading it."""
 
-    def __init__(self, browser, base_url: str, doc: str):
+    def __init__(self, browser, base_url: str, doc: str, width: int = 1280):
         self.doc = doc
         self.url = f"{base_url}{doc}.html"
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.blocked: list[str] = []
         self.failed: list[str] = []
-        self.served_locally: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+        self.context = browser.new_context(viewport={"width": width, "height": 900}, service_workers="block")
         self.context.set_default_timeout(TIMEOUT_MS)
         self.context.route("**/*", self._route(base_url))
         self.page = self.context.new_page()
@@ -152,16 +148,13 @@ class PageVisit:
         self.page.on("requestfailed", self._on_failed)
 
     def _route(self, base_url: str):
+        # the network is blocked: only the local server answers
         def handle(route):
             url = route.request.url
             if not serve_book.is_external(url, base_url):
                 return route.continue_()
-            local = serve_book.local_asset(url, NODE_MODULES)
-            if local is not None:
-                self.served_locally.append(url)
-                return route.fulfill(path=str(local), headers={"Access-Control-Allow-Origin": "*"})
             self.blocked.append(url)
-            return route.abort("blockedbyclient")
+            return route.abort("internetdisconnected")
 
         return handle
 
@@ -198,8 +191,8 @@ class PageVisit:
 def visit(browser, base_url):
     visits: list[PageVisit] = []
 
-    def open_page(doc: str) -> PageVisit:
-        v = PageVisit(browser, base_url, doc)
+    def open_page(doc: str, width: int = 1280) -> PageVisit:
+        v = PageVisit(browser, base_url, doc, width)
         visits.append(v)
         v.open()
         return v
@@ -215,7 +208,7 @@ def visit(browser, base_url):
 def check_clean_load(v: PageVisit) -> None:
     problems = [f"console error: {e}" for e in v.console_errors]
     problems += [f"script error: {e}" for e in v.page_errors]
-    problems += [f"external request without a local copy (aborted): {u}" for u in v.blocked]
+    problems += [f"request to another site (the network is blocked): {u}" for u in v.blocked]
     problems += [f"failed request: {u}" for u in v.failed]
     assert not problems, f"{v.doc}:\n" + "\n".join(problems)
 
@@ -337,8 +330,23 @@ def page_check(selector: str):
     return register
 
 
+def check_one_search_box(v: PageVisit) -> None:
+    boxes = v.page.locator(".search-button-field")
+    visible = sum(boxes.nth(i).is_visible() for i in range(boxes.count()))
+    assert visible == 1, f"{v.doc}: {visible} search boxes shown, expected one (in the sidebar)"
+
+
+def check_no_progress_widgets(v: PageVisit) -> None:
+    # a live progress bar's widget state, stored in the page, leaves blank gaps around the live runs
+    states = v.page.locator('script[type="application/vnd.jupyter.widget-state+json"]').all_inner_texts()
+    bars = [s for s in states if "FloatProgressModel" in s or "IntProgressModel" in s]
+    assert not bars, f"{v.doc}: progress-bar widget state embedded in the page"
+
+
 GENERAL_CHECKS = (
     check_clean_load,
+    check_one_search_box,
+    check_no_progress_widgets,
     check_math,
     check_images,
     check_no_error_outputs,
@@ -363,6 +371,54 @@ def test_page(visit, doc):
             check(v)
     # a last look: nothing went wrong while the checks ran
     check_clean_load(v)
+
+
+#: Blocks that must fit their column: outputs, code, equations, tables and images.
+_BLOCKS = "main .cell_output, main pre, main div.math, main mjx-container[display], main table, main img"
+
+_TOO_WIDE = """(selector) => {
+  const main = document.querySelector('main');
+  const column = (main.querySelector('article') || main).getBoundingClientRect();
+  // an element that scrolls on purpose (overflow-x auto or scroll) may hold wider content
+  const scrolls = (el) => {
+    for (let e = el; e && e !== main; e = e.parentElement) {
+      const ox = getComputedStyle(e).overflowX;
+      if (ox === 'auto' || ox === 'scroll') return true;
+    }
+    return false;
+  };
+  const describe = (el) => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
+      ? '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '')
+      + ': ' + (el.textContent || el.getAttribute('src') || '').trim().slice(0, 60);
+  const found = [];
+  for (const el of main.querySelectorAll(selector)) {
+    if (!el.getClientRects().length) continue;            // folded away
+    const box = el.getBoundingClientRect();
+    const clipped = el.scrollWidth > el.clientWidth + 1;
+    const sticksOut = box.right > column.right + 1 || box.left < column.left - 1;
+    if ((clipped || sticksOut) && !scrolls(el.parentElement)
+        && !(clipped && !sticksOut && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX))) {
+      found.push(`${describe(el)} (${el.scrollWidth} px in ${el.clientWidth} px; right edge ${Math.round(box.right)}`
+                 + ` of the column's ${Math.round(column.right)})`);
+    }
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+@pytest.mark.parametrize("doc", PAGES)
+def test_nothing_is_wider_than_its_column(visit, doc, width):
+    """At desktop and phone widths, no output, code, equation, table or image sticks out of its column
+    or is clipped, unless it (or a block around it) scrolls on purpose."""
+    v = visit(doc, width)
+    shots = os.environ.get("GRU_BOOK_SCREENSHOTS")
+    if shots and width != 1280:
+        out = Path(shots) / f"{doc.replace('/', '__')}-{width}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        v.page.screenshot(path=str(out), full_page=True)
+    too_wide = v.page.evaluate(_TOO_WIDE, _BLOCKS)
+    assert not too_wide, f"{doc} at {width} px:\n" + "\n".join(too_wide)
 
 
 def test_toc_pages_found():

@@ -12,8 +12,6 @@ a browser by ``tests/test_book_browser.py``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import importlib.util
 import json
 import re
@@ -342,45 +340,188 @@ def test_binder_installs_cpu_torch_and_the_package():
     assert lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", "-r ../requirements.txt"]
 
 
-def test_widget_scripts_match_the_local_test_copies(config):
-    """The pages' CDN scripts are the npm files pinned in package.json (and tested locally)."""
-    package = json.loads((REPO / "package.json").read_text(encoding="utf-8"))
-    pins = package["devDependencies"]
-    scripts = config["sphinx"]["config"]["nb_ipywidgets_js"]
-    for url, attrs in scripts.items():
-        m = re.match(r"https://cdn\.jsdelivr\.net/npm/((?:@[^/]+/)?[^@/]+)@([^/]+)/(.+)$", url)
-        assert m, f"{url}: expected an npm file on jsDelivr"
-        name, version, path = m.groups()
-        assert pins.get(name) == version, f"{url}: package.json pins {name}@{pins.get(name)}"
-        local = serve_book.local_asset(url, REPO / "node_modules")
-        if local is None:
-            continue  # npm ci not run here; the browser tests skip then too
-        assert local == REPO / "node_modules" / name / path
-        if "integrity" in attrs:
-            algo, digest = attrs["integrity"].split("-", 1)
-            actual = base64.b64encode(hashlib.new(algo, local.read_bytes()).digest()).decode()
-            assert actual == digest, f"{url}: integrity {attrs['integrity']} != {algo}-{actual}"
+book_html = _load_tool("book_html", REPO / "tools" / "sphinx_ext" / "book_html.py")
 
 
-def test_local_asset_mapping(tmp_path):
+def test_pages_load_their_scripts_from_the_site(config):
+    """MathJax, require.js and the widget manager come from _static/vendor/, files of the pinned npm packages."""
+    sphinx = config["sphinx"]["config"]
+    scripts = [sphinx["mathjax_path"], *sphinx["nb_ipywidgets_js"]]
+    pins = json.loads((REPO / "package.json").read_text(encoding="utf-8"))["devDependencies"]
+    for path in scripts:
+        assert "://" not in path and path.startswith(f"{book_html.VENDOR_DIR}/"), f"{path}: not a file of the site"
+        package = next((name for name in book_html.VENDORED if path.startswith(f"vendor/{name}/")), None)
+        assert package in pins, f"{path}: from no package that package.json pins"
+        inner = path[len(f"vendor/{package}/"):]
+        assert any(Path(inner).match(pattern) or inner.startswith(pattern + "/")
+                   for pattern in book_html.VENDORED[package]), f"{path}: not among the vendored files"
+    assert set(book_html.pinned_versions()) == set(book_html.VENDORED)
+
+
+def _fake_package(node_modules: Path, name: str, version: str, files: list[str]) -> None:
+    folder = node_modules / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "package.json").write_text(json.dumps({"name": name, "version": version}), encoding="utf-8")
+    for f in files:
+        (folder / f).parent.mkdir(parents=True, exist_ok=True)
+        (folder / f).write_text("//", encoding="utf-8")
+
+
+def test_vendored_files_need_the_pinned_packages_and_are_copied(tmp_path):
     nm = tmp_path / "node_modules"
-    (nm / "mathjax" / "es5").mkdir(parents=True)
-    (nm / "mathjax" / "es5" / "tex-mml-chtml.js").write_text("//", encoding="utf-8")
-    (nm / "@jupyter-widgets" / "html-manager" / "dist").mkdir(parents=True)
-    (nm / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js").write_text("//", encoding="utf-8")
-    (nm / "requirejs").mkdir()
-    (nm / "requirejs" / "require.js").write_text("//", encoding="utf-8")
-    la = serve_book.local_asset
-    assert la("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js", nm) == nm / "mathjax/es5/tex-mml-chtml.js"
-    assert la("https://unpkg.com/mathjax@3.2.2/es5/tex-mml-chtml.js?x=1", nm) == nm / "mathjax/es5/tex-mml-chtml.js"
-    assert (
-        la("https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@1.0.6/dist/embed-amd.js", nm)
-        == nm / "@jupyter-widgets/html-manager/dist/embed-amd.js"
-    )
-    assert la("https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.4/require.min.js", nm) == nm / "requirejs/require.js"
-    assert la("https://cdn.jsdelivr.net/npm/mathjax@3/../../etc/passwd", nm) is None
-    assert la("https://cdn.jsdelivr.net/npm/mathjax@3/es5/missing.js", nm) is None
-    assert la("https://example.org/mathjax@3/es5/tex-mml-chtml.js", nm) is None
+    pins = book_html.pinned_versions()
+    assert any("not installed" in p for p in book_html.vendor_problems(nm))
+    _fake_package(nm, "requirejs", pins["requirejs"], ["require.js"])
+    _fake_package(nm, "@jupyter-widgets/html-manager", pins["@jupyter-widgets/html-manager"],
+                  ["dist/embed-amd.js", "dist/embed-amd.js.map", "dist/a.woff", "dist/a.woff2", "dist/a.eot",
+                   "dist/a.ttf", "dist/a.svg"])
+    _fake_package(nm, "mathjax", "0.0.1", ["es5/tex-mml-chtml.js", "es5/output/chtml/fonts/woff-v2/x.woff",
+                                           "es5/input/tex/extensions/ams.js", "es5/a11y/x.js", "es5/ui/menu.js",
+                                           "es5/adaptors/liteDOM.js", "es5/sre/big.js"])
+    assert book_html.vendor_problems(nm) == [f"mathjax is 0.0.1, package.json pins {pins['mathjax']}"]
+    written = {p.relative_to(tmp_path / "static").as_posix() for p in book_html.copy_vendored(tmp_path / "static", nm)}
+    assert "vendor/requirejs/require.js" in written
+    assert "vendor/mathjax/es5/output/chtml/fonts/woff-v2/x.woff" in written
+    assert "vendor/@jupyter-widgets/html-manager/dist/embed-amd.js" in written
+    assert not [w for w in written if w.endswith(".map") or "/sre/" in w]
+
+
+def test_is_external():
     assert serve_book.is_external("https://cdn.jsdelivr.net/x", "http://127.0.0.1:1/")
     assert not serve_book.is_external("http://127.0.0.1:1/book/intro.html", "http://127.0.0.1:1/")
     assert not serve_book.is_external("data:image/png;base64,AAAA", "http://127.0.0.1:1/")
+
+
+# --------------------------------------------------------------------------- the reader's notebooks
+
+READER_CHAPTER = CHAPTER.split("# A chapter")[0] + """# A chapter
+
+As {{cite:t}}`dey2017gate` showed, and others did too {{cite:p}}`dey2017gate,cho2014learning`,
+see {{doc}}`counting`, {{doc}}`the notations <notations>` and {{ref}}`below <the-target>`.
+
+```{{note}}
+A note with {{cite:p}}`dey2017gate`.
+```
+
+(the-target)=
+## A section
+
+```{{exercise}} Add two numbers
+:label: ex-add
+
+Compute $1 + 1$.
+```
+
+```{{code-cell}} ipython3
+:tags: [hide-cell]
+{install}
+```
+
+```{{code-cell}} ipython3
+answer = None  # your code here
+```
+
+```{{solution-start}} ex-add
+:class: dropdown
+```
+
+The sum is two.
+
+```{{code-cell}} ipython3
+answer = 1 + 1  # the solution
+```
+
+```{{solution-end}}
+```
+
+After the exercise.
+"""
+
+
+@pytest.fixture
+def reader_book(tmp_path):
+    pytest.importorskip("jupytext")
+    pytest.importorskip("pybtex")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_config.yml").write_text((REPO / "_config.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "book" / "references.bib").write_bytes((REPO / "book" / "references.bib").read_bytes())
+    for name in ("counting", "notations"):
+        (tmp_path / "book" / f"{name}.md").write_bytes((REPO / "book" / f"{name}.md").read_bytes())
+    chapter = tmp_path / "book" / "chapter.md"
+    chapter.write_text(READER_CHAPTER.format(install=sync_notebooks.INSTALL_CELL), encoding="utf-8")
+    return chapter
+
+
+def _markdown(nb) -> str:
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_reader_notebook_rewrites_roles_and_directives(reader_book):
+    nb = sync_notebooks.expected_notebook(reader_book)
+    text = _markdown(nb)
+    site = sync_notebooks.site_url(sync_notebooks.repository_url(REPO))
+    bib = f"{site}book/bibliography.html"
+    assert f"As [Dey and Salem (2017)]({bib}) showed" in text
+    assert f"([Dey and Salem, 2017]({bib}); [Cho et al., 2014]({bib}))" in text
+    assert f"[Counting parameters]({site}book/counting.html)" in text or f"({site}book/counting.html)" in text
+    assert f"[the notations]({site}book/notations.html)" in text
+    assert f"[below]({site}book/chapter.html#the-target)" in text
+    assert f"> **Note**\n>\n> A note with ([Dey and Salem, 2017]({bib}))." in text
+    assert "### Exercise 1: Add two numbers\n\nCompute $1 + 1$." in text
+    assert "(the-target)=" not in text and ":label:" not in text
+    assert not sync_notebooks.MYST_ROLE.search(text) and not sync_notebooks.MYST_DIRECTIVE.search(text)
+
+
+def test_reader_notebook_leaves_the_solution_out(reader_book):
+    nb = sync_notebooks.expected_notebook(reader_book)
+    sources = [c.source for c in nb.cells]
+    assert "answer = None  # your code here" in sources
+    assert not any("the solution" in s or "The sum is two" in s for s in sources)
+    link = next(s for s in sources if "solution is on" in s)
+    assert f"{sync_notebooks.site_url(sync_notebooks.repository_url(REPO))}book/chapter.html#ex-add" in link
+    assert sources[-1] == "After the exercise."
+
+
+def test_reader_notebook_refuses_an_unknown_citation(reader_book):
+    reader_book.write_text(reader_book.read_text(encoding="utf-8").replace("cho2014learning", "nobody1999"),
+                           encoding="utf-8")
+    with pytest.raises(ValueError, match="nobody1999.*not in the bibliography"):
+        sync_notebooks.expected_notebook(reader_book)
+
+
+def _committed_notebooks():
+    return sorted((REPO / "book").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", _committed_notebooks(), ids=lambda p: p.name)
+def test_committed_notebooks_hold_no_myst_markup(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        for pattern in (sync_notebooks.MYST_ROLE, sync_notebooks.MYST_DIRECTIVE, re.compile(r"^\(\S+\)=\s*$", re.M)):
+            found = pattern.search(text)
+            assert not found, f"{path.name}: MyST markup in a Markdown cell: {found.group(0)!r}"
+
+
+def test_exercise_notebook_shows_no_solution():
+    jupytext = pytest.importorskip("jupytext")
+    source = jupytext.read(REPO / "book" / "exercises.md", fmt="md:myst")
+    solutions, inside = [], False
+    for cell in source.cells:
+        if cell.cell_type == "markdown" and "{solution-start}" in cell.source:
+            inside = True
+        if cell.cell_type == "markdown" and "{solution-end}" in cell.source:
+            inside = False
+        elif inside and cell.cell_type == "code":
+            solutions.append(cell.source)
+    assert len(solutions) >= 8
+    nb = json.loads((REPO / "book" / "exercises.ipynb").read_text(encoding="utf-8"))
+    shown = ["".join(c["source"]) for c in nb["cells"]]
+    assert not [s for s in solutions if s in shown], "solution code cells in the reader's exercise notebook"
+    assert not any("0.25 ** 10" in s for s in shown)
+    exercises = sum(s.count("{exercise}") for s in (c.source for c in source.cells))
+    headings = sum(len(re.findall(r"^### Exercise \d+", s, re.M)) for s in shown)
+    links = sum("solution is on" in s for s in shown)
+    assert headings == exercises == links == 8

@@ -163,3 +163,63 @@ def test_plot_traces():
     assert fig.axes[0].get_yscale() == "symlog"
     with pytest.raises(ValueError):
         plot_traces({})
+
+
+def test_book_style_text_is_no_smaller_than_small_print():
+    import matplotlib
+
+    from gru_lib.plots import BOOK_STYLE, COLUMN_WIDTH, use_book_style
+
+    with matplotlib.rc_context():
+        use_book_style()
+        sizes = [matplotlib.rcParams[k] for k in ("font.size", "xtick.labelsize", "ytick.labelsize", "legend.fontsize")]
+        # 10 pt at 100 dpi is 13.9 px, shown 1:1 in a column COLUMN_WIDTH inches wide
+        assert min(sizes) >= 10 and matplotlib.rcParams["figure.figsize"][0] <= COLUMN_WIDTH
+        assert matplotlib.rcParams["axes.formatter.useoffset"] is False
+    assert BOOK_STYLE["figure.dpi"] == 100
+
+
+def test_legend_inside_for_few_lines_below_for_many():
+    from gru_lib.plots import legend
+
+    fig, (a, b) = plt.subplots(1, 2)
+    for i in range(4):
+        a.plot([0, 1], [i, i], label=f"line {i}")
+    for i in range(6):
+        b.plot([0, 1], [i, i], label=f"line {i}")
+    inside, below = legend(a), legend(b)
+    fig.canvas.draw()
+    assert inside.get_window_extent().y0 >= a.get_window_extent().y0
+    assert below.get_window_extent().y1 <= b.get_window_extent().y0  # under the axes, clear of the lines
+    assert legend(fig.add_subplot(2, 2, 4)) is None
+    plt.close(fig)
+
+
+def _result(model, lr, split_acc):
+    history = [{"epoch": e, "train_acc": split_acc, "test_acc": split_acc, "train_loss": 1.0, "test_loss": 1.0}
+               for e in (1, 2, 3)]
+    return {"config": {"task": "mnist-row", "model": model, "activation": "tanh", "lr": lr, "seed": 0},
+            "history": history}
+
+
+def test_curves_legend_has_one_entry_per_run_and_one_per_split():
+    from gru_lib.plots import plot_curves
+
+    runs = [_result(m, 1e-3, 0.5) for m in ("gru0", "gru1", "gru2", "gru3")]
+    fig = plot_curves(runs)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(fig.axes[0].lines) == 8 and len(texts) == 6
+    assert texts[-2:] == ["train", "test"] and all("(" not in t for t in texts)
+    plt.close(fig)
+
+
+def test_gate_colour_bars_say_what_a_colour_means():
+    from gru_lib.plots import COLORBAR_LABEL
+
+    gates = {"z": torch.rand(5, 3), "r": torch.rand(5, 3)}
+    fig = plot_gates(gates)
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"] == [COLORBAR_LABEL]
+    plt.close(fig)
+    fig = plot_gate_grid({"GRU0": gates, "GRU3": gates})
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"] == [COLORBAR_LABEL]
+    plt.close(fig)

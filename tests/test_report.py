@@ -61,15 +61,26 @@ def test_provenance_groups_identical_origins():
     rs = [_result("imdb", "gru0", "a" * 40, "2026-01-01T10:00:00+00:00"),
           _result("imdb", "gru1", "a" * 40, "2026-01-01T11:30:00+00:00"),
           _result("mnist-row", "gru0", "b" * 40, "2026-01-02T09:00:00+00:00")]
-    text = provenance_markdown(rs)
+    text = provenance_markdown(rs, folded=False)
     rows = [line for line in text.splitlines()[2:] if line.startswith("|")]
     assert len(rows) == 2
     assert "| imdb | 2 | quick |" in rows[0]
-    assert "aaaaaaaaaa" in rows[0] and "2026-01-01 10:00 to 2026-01-01 11:30" in rows[0]
+    assert "aaaaaaaaaa" in rows[0] and rows[0].endswith("| 2026-01-01 |")
     assert "bbbbbbbbbb" in rows[1]
-    assert "* imdb, 2 file(s): `python -m gru_lib grid`" in text
-    assert "* mnist-row, 1 file(s): `python -m gru_lib grid`" in text
+    # one command made all three files: it is listed once
+    assert text.count("`python -m gru_lib grid`") == 1
+    assert "* `python -m gru_lib grid` (imdb 2 files, mnist-row 1 file)" in text
     assert provenance_markdown([]) == "No result files.\n"
+
+
+def test_provenance_is_folded_and_dates_are_days():
+    rs = [_result("imdb", "gru0", "a" * 40, "2026-11-30T10:00:00+00:00"),
+          _result("imdb", "gru1", "a" * 40, "2026-12-02T11:30:00+00:00", command=("python", "x.py"))]
+    text = provenance_markdown(rs)
+    assert text.startswith("<details>\n<summary>Where these results come from: 2 result files, 1 origin</summary>")
+    assert text.rstrip().endswith("</details>")
+    assert "| 2026-11-30 – 12-02 |" in text and "10:00" not in text
+    assert "* `python x.py` (imdb 1 file)" in text
 
 
 def test_chance_levels():

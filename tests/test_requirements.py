@@ -79,3 +79,31 @@ def test_readme_ci_and_workflow_install_from_requirements_txt():
     workflow = (REPO / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
     assert "pip install -r requirements.txt" in workflow
     assert 'pip install -e ".[test,course,cluster]"' in workflow
+
+
+def test_the_readers_set_up_installs_a_jupyter_front_end(project):
+    """book/how-to-use.md says `jupyter lab` after `pip install -r requirements.txt`: the book extra installs it."""
+    assert "jupyterlab" in {_name(r) for r in project["optional-dependencies"]["book"]}
+    assert "jupyter lab" in (REPO / "book" / "how-to-use.md").read_text(encoding="utf-8")
+
+
+def test_readme_names_both_imdb_archives_and_one_line_commands():
+    from gru_lib.data import imdb
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert imdb.CANONICAL.name in readme and imdb.LABELED.name in readme
+    assert "python -m venv .venv && . .venv/bin/activate" in readme
+
+
+def test_the_book_theme_is_pinned_to_the_tested_versions(project):
+    """The pages' layout changes between theme versions: the book extra pins the ones the browser tests passed with."""
+    from importlib import metadata
+
+    pins = dict(r.split("==") for r in project["optional-dependencies"]["book"] if "==" in r)
+    assert {"sphinx-book-theme", "pydata-sphinx-theme"} <= set(pins)
+    for name, version in pins.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        assert installed == version, f"{name} {installed} is installed, the book extra pins {version}"

@@ -589,3 +589,86 @@ def test_every_epoch_records_the_gate_biases(tmp_path, model, reset_after):
         assert (lo, hi) == (float(rows.min()), float(rows.max())) and mean == pytest.approx(float(rows.mean()))
     assert json.loads(out.read_text())["history"][-1]["gate_bias"] == result["history"][-1]["gate_bias"]
     assert max(map(abs, result["history"][-1]["gate_bias"]["z"])) > 0  # moved from Keras's zero initialisation
+
+
+def _stop_after_epoch_1(result):
+    if len(result["history"]) == 1:
+        raise KeyboardInterrupt
+
+
+def test_an_ordinary_resume_is_not_called_a_repair(tmp_path, capsys):
+    """Resuming with other machine settings (threads) rewrites the result's settings, silently."""
+    out = tmp_path / "r.json"
+    with pytest.raises(KeyboardInterrupt):
+        train(config(epochs=2), toy_data(), out=out, progress=False, on_epoch=_stop_after_epoch_1)
+    capsys.readouterr()
+    train(config(epochs=2, threads=1), toy_data(), out=out, resume=True, progress=True)
+    err = capsys.readouterr().err
+    assert f"resuming {out} after epoch 1 of 2" in err
+    assert "repaired" not in err and "behind its checkpoint" not in err
+    assert json.loads(out.read_text())["config"]["threads"] == 1
+
+
+def test_a_result_behind_its_checkpoint_is_said_to_be_rewritten(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    kept = {}
+
+    def keep_epoch_1_then_stop(result):
+        kept.setdefault(len(result["history"]), out.read_text())
+        if len(result["history"]) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config(epochs=3), toy_data(), out=out, progress=False, on_epoch=keep_epoch_1_then_stop)
+    out.write_text(kept[1])  # the result of epoch 1 beside the checkpoint of epoch 2
+    capsys.readouterr()
+    resumed = train(config(epochs=3), toy_data(), out=out, resume=True, progress=True)
+    assert "behind its checkpoint" in capsys.readouterr().err and len(resumed["history"]) == 3
+
+
+def test_the_progress_bar_covers_evaluation(monkeypatch):
+    """Each epoch's bar runs over the training examples and the evaluated ones, and reaches its total."""
+    import tqdm.auto
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, **kw):
+            self.total, self.done, self.descriptions = total, 0, []
+            bars.append(self)
+
+        def update(self, n):
+            self.done += n
+
+        def set_postfix(self, **kw):
+            pass
+
+        def set_description(self, text, refresh=True):
+            self.descriptions.append(text)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    monkeypatch.setattr("gru_lib.progress._watched", lambda stream: True)
+    data = toy_data(n_train=96, n_test=40)
+    train(config(epochs=2, eval_train=True), data, progress=True)
+    assert [b.total for b in bars] == [96 + 40 + 96] * 2
+    assert all(b.done == b.total for b in bars)
+    assert all(d.endswith("evaluating") for b in bars for d in b.descriptions)
+
+
+def test_no_live_bar_where_nobody_watches(monkeypatch):
+    """GRU_LIB_PROGRESS_BARS=0 (the book's build) turns the bar off even on a terminal; the epoch lines stay."""
+    import io
+
+    from gru_lib.progress import BARS_ENV, Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert Progress(True, Terminal()).live
+    monkeypatch.setenv(BARS_ENV, "0")
+    quiet = Progress(True, Terminal())
+    assert not quiet.live and quiet.enabled

@@ -37,10 +37,25 @@ python_bin="$(dirname "$(command -v "$jb")")/python"
 [[ -x "$python_bin" ]] || python_bin="python3"
 "$python_bin" tools/sync_notebooks.py --check
 
+# The pages' scripts (MathJax, require.js, the widget manager) are served from the site
+# itself, copied by tools/sphinx_ext/book_html.py from the npm packages that package.json
+# pins: install them when they are missing or not the pinned versions.
+if ! "$python_bin" -c 'import sys; sys.path.insert(0, "tools/sphinx_ext"); import book_html; sys.exit(bool(book_html.vendor_problems()))'; then
+    if command -v npm >/dev/null 2>&1; then
+        npm ci --no-audit --no-fund
+    else
+        echo "build_book.sh: the pages' scripts come from npm packages (package.json); install Node.js, then run: npm ci" >&2
+        exit 2
+    fi
+fi
+
 # The chapters draw with matplotlib's inline backend. A non-interactive backend
 # inherited from the environment (MPLBACKEND=Agg is common on servers and in CI)
 # would take its place in the kernels, and every figure would silently vanish.
 unset MPLBACKEND
+# Nobody watches the chapters run: no live progress bars, whose widget state would be
+# stored in the pages (the runs still print one line per epoch).
+export GRU_LIB_PROGRESS_BARS=0
 
 mkdir -p _build
 log="_build/build.log"

@@ -1,22 +1,18 @@
 #!/usr/bin/env python3
-"""Serve the built book locally, with local copies of the scripts it loads from CDNs.
+"""Serve the built book locally, and list any script it would load from elsewhere.
 
-The published book loads MathJax, require.js and the Jupyter widget manager from
-public CDNs. A machine without internet (a CI runner, an offline laptop) cannot, so
-the browser tests (``tests/test_book_browser.py``) answer those requests from the npm
-packages that ``npm ci`` installs under ``node_modules/`` (see ``package.json``).
-This module holds that mapping and a small static file server.
+The book serves MathJax, require.js and the Jupyter widget manager from its own
+``_static/vendor/`` (``tools/sphinx_ext/book_html.py`` copies them from the npm
+packages that ``package.json`` pins), so a page needs no network to render. The
+browser tests (``tests/test_book_browser.py``) serve the built book with this module
+and block every other request.
 
 Command line::
 
     python tools/serve_book.py                 # serve _build/html on http://127.0.0.1:8000
     python tools/serve_book.py --port 0        # any free port
-    python tools/serve_book.py --check-assets  # list the CDN URLs the built pages use
-                                               # and whether each has a local copy
-
-Serving this way does not rewrite the pages: a browser that cannot reach the CDNs
-still shows unrendered math. The browser tests route the CDN requests with
-Playwright instead (:func:`local_asset`).
+    python tools/serve_book.py --check-assets  # list scripts and style sheets the built pages
+                                               # load from other sites (exit 1 if any)
 """
 
 from __future__ import annotations
@@ -24,54 +20,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import os
 import http.server
 import re
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 HTML_DIR = REPO / "_build" / "html"
-NODE_MODULES = REPO / "node_modules"
-
-# npm-style CDNs: https://cdn.jsdelivr.net/npm/<pkg>[@<version>]/<path> and
-# https://unpkg.com/<pkg>[@<version>]/<path>, where <pkg> may be @scope/name.
-_NPM_CDN = re.compile(
-    r"^https?://(?:cdn\.jsdelivr\.net/npm|unpkg\.com)/"
-    r"(?P<pkg>(?:@[^/@]+/)?[^/@]+)(?:@(?P<version>[^/]+))?(?:/(?P<path>.*))?$"
-)
-# cdnjs serves require.js as require.min.js; the npm package ships require.js.
-_CDNJS = {
-    re.compile(r"^https?://cdnjs\.cloudflare\.com/ajax/libs/require\.js/[^/]+/require(\.min)?\.js$"): (
-        "requirejs",
-        "require.js",
-    ),
-}
-
-
-def local_asset(url: str, node_modules: Path = NODE_MODULES) -> Path | None:
-    """The local file that stands in for a CDN ``url``, or ``None`` if there is none.
-
-    The version in the URL is not checked: ``package.json`` pins the versions that
-    the book's pages ask for (MathJax 3, the widget manager 1.0.x, require.js 2.3).
-    """
-    url = url.split("#", 1)[0].split("?", 1)[0]
-    for pattern, (pkg, path) in _CDNJS.items():
-        if pattern.match(url):
-            candidate = node_modules / pkg / path
-            return candidate if candidate.is_file() else None
-    m = _NPM_CDN.match(url)
-    if not m:
-        return None
-    parts = [p for p in (m["path"] or "").split("/") if p]
-    # never serve anything outside the package folder
-    if not parts or any(p in (".", "..") for p in parts):
-        return None
-    candidate = node_modules.joinpath(m["pkg"], *parts)
-    return candidate if candidate.is_file() else None
 
 
 def is_external(url: str, base_url: str) -> bool:
@@ -84,8 +41,8 @@ def is_external(url: str, base_url: str) -> bool:
 _ASSET_URL = re.compile(r"""(?:src|href)\s*=\s*["'](https?://[^"']+)["']""")
 
 
-def cdn_urls(html_dir: Path = HTML_DIR) -> dict[str, list[str]]:
-    """External script and stylesheet URLs in the built pages: url -> pages using it."""
+def external_urls(html_dir: Path = HTML_DIR) -> dict[str, list[str]]:
+    """Scripts and style sheets that the built pages load from other sites: url -> pages using it."""
     found: dict[str, list[str]] = {}
     for page in sorted(html_dir.rglob("*.html")):
         text = page.read_text(encoding="utf-8", errors="replace")
@@ -129,14 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no built book in {args.dir}: run bash tools/build_book.sh", file=sys.stderr)
         return 2
     if args.check_assets:
-        missing = 0
-        for url, pages in sorted(cdn_urls(args.dir).items()):
-            local = local_asset(url)
-            host = urlsplit(url).netloc
-            where = os.path.relpath(local, REPO) if local else "NO LOCAL COPY"
-            missing += local is None
-            print(f"{url}\n    {len(pages)} page(s); {host} -> {where}")
-        return 1 if missing else 0
+        external = external_urls(args.dir)
+        for url, pages in sorted(external.items()):
+            print(f"{url}\n    loaded by {len(pages)} page(s), e.g. {pages[0]}")
+        print(f"{len(external)} script(s) or style sheet(s) from other sites")
+        return 1 if external else 0
     with serve(args.dir, port=args.port) as url:
         print(f"serving {args.dir} at {url} (Ctrl-C to stop)")
         try:

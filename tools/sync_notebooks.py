@@ -27,6 +27,15 @@ moves all of them at once::
 
     python tools/sync_notebooks.py --repository-url https://github.com/OWNER/NAME
 
+The notebook is the *reader's* notebook: Jupyter and Colab know nothing of MyST, so its
+Markdown cells carry none of MyST's roles and directives (:func:`reader_markdown`).
+Citations become author-year text linking to the book's bibliography page, ``{doc}`` and
+``{ref}`` become links to the published pages, admonitions become block quotes, and an
+exercise becomes a heading with its prompt. Solutions are left out of the notebook: each
+is replaced by a link to the solution, folded on the book's page (Colab ignores Jupyter's
+hidden-cell metadata, and a hidden cell still runs with *Run all*, so a solution kept in the
+notebook would sit in plain view of the student, and its checks would pass for them).
+
 Generated notebooks are deterministic (cell ids are derived from the chapter name, the
 cell's position and its source), so regenerating an unchanged chapter changes nothing.
 """
@@ -127,11 +136,12 @@ def _cell_id(stem: str, index: int, source: str) -> str:
 
 
 def expected_notebook(md_path: Path):
-    """The notebook twin of a MyST Markdown chapter, as an ``nbformat`` node."""
+    """The notebook twin of a MyST Markdown chapter, as an ``nbformat`` node (the reader's notebook)."""
     import jupytext
 
     nb = jupytext.read(md_path, fmt="md:myst")
     nb.metadata.pop("jupytext", None)
+    nb.cells = reader_cells(nb.cells, BookLinks.for_chapter(md_path))
     for i, cell in enumerate(nb.cells):
         cell.id = _cell_id(md_path.stem, i, cell.source)
         if cell.cell_type == "code":
@@ -162,6 +172,257 @@ def _normalise(nb) -> dict:
             for c in nb.cells
         ],
     }
+
+
+# --------------------------------------------------------------------------- the reader's notebook
+
+
+def site_url(url: str) -> str:
+    """The published book of the repository at ``url``: GitHub Pages, ``https://OWNER.github.io/NAME/``."""
+    owner, name = url.rstrip("/").split("/")[-2:]
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
+def _strip_braces(text: str) -> str:
+    return text.replace("{", "").replace("}", "")
+
+
+def author_year(entry) -> tuple[str, str]:
+    """``("Dey and Salem", "2017")`` for a pybtex entry: one or two surnames, else the first "et al."."""
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [_strip_braces(" ".join(p.prelast_names + p.last_names)) for p in people]
+    if "others" in names:
+        names = names[: names.index("others")] + ["", ""]  # "and others" reads as et al.
+    if not names:
+        who = entry.key
+    elif len(names) == 1:
+        who = names[0]
+    elif len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = f"{names[0]} et al."
+    return who, _strip_braces(entry.fields.get("year", "n.d."))
+
+
+@dataclass
+class BookLinks:
+    """What a chapter's roles point to: the published pages, the references and the labels."""
+
+    site: str                       # the published book, ending in "/"
+    chapter: str                    # the chapter's path from the root, without suffix: "book/mnist"
+    citations: dict[str, tuple[str, str]]   # bibtex key -> (authors, year)
+    labels: dict[str, str]          # MyST target label -> page path without suffix
+    titles: dict[str, str]          # page path without suffix -> its first heading
+
+    @classmethod
+    def for_chapter(cls, md_path: Path) -> "BookLinks":
+        # The repository's root holds book/; a chapter elsewhere is its own root.
+        root = md_path.resolve().parent
+        if root.name == BOOK_DIR:
+            root = root.parent
+        return cls(
+            site=site_url(repository_url(root)),
+            chapter=md_path.resolve().relative_to(root).with_suffix("").as_posix(),
+            citations=_citations(root),
+            labels=_labels(root),
+            titles=_titles(root),
+        )
+
+    def page(self, target: str) -> str:
+        """The page path (``book/x``) of a ``{doc}`` target, relative to this chapter or absolute."""
+        if target.startswith("/"):
+            return target.strip("/")
+        parts = self.chapter.split("/")[:-1] + target.split("/")
+        out: list[str] = []
+        for part in parts:
+            if part == "..":
+                out.pop()
+            elif part not in ("", "."):
+                out.append(part)
+        return "/".join(out)
+
+    def url(self, page: str, anchor: str = "") -> str:
+        return f"{self.site}{page}.html" + (f"#{anchor}" if anchor else "")
+
+    def cite(self, role: str, keys: str) -> str:
+        found = []
+        for key in (k.strip() for k in keys.split(",")):
+            if key not in self.citations:
+                raise ValueError(f"{self.chapter}: {{{role}}}`{key}` is not in the bibliography")
+            found.append(self.citations[key])
+        bib = self.url("book/bibliography")
+        if role == "cite:t":
+            return "; ".join(f"[{who} ({year})]({bib})" for who, year in found)
+        return "(" + "; ".join(f"[{who}, {year}]({bib})" for who, year in found) + ")"
+
+
+def _citations(root: Path) -> dict[str, tuple[str, str]]:
+    import yaml
+    from pybtex.database import parse_file
+
+    config_file = root / "_config.yml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {} if config_file.is_file() else {}
+    out: dict[str, tuple[str, str]] = {}
+    for bib in config.get("bibtex_bibfiles") or []:
+        for key, entry in parse_file(str(root / bib), bib_format="bibtex").entries.items():
+            out[key] = author_year(entry)
+    return out
+
+
+_TARGET = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$", re.MULTILINE)
+_LABEL_OPTION = re.compile(r"^```\{(?:exercise|solution-start)\}.*\n:label:\s*(\S+)", re.MULTILINE)
+
+
+def _book_pages(root: Path) -> list[Path]:
+    book = root / BOOK_DIR
+    return sorted(p for p in book.rglob("*.md") if not SKIP_PARTS.intersection(p.relative_to(root).parts))
+
+
+def _labels(root: Path) -> dict[str, str]:
+    labels = {}
+    for path in _book_pages(root):
+        text = path.read_text(encoding="utf-8")
+        for label in _TARGET.findall(text) + _LABEL_OPTION.findall(text):
+            labels[label] = path.relative_to(root).with_suffix("").as_posix()
+    return labels
+
+
+def _titles(root: Path) -> dict[str, str]:
+    titles = {}
+    for path in _book_pages(root):
+        heading = re.search(r"^# (.+)$", path.read_text(encoding="utf-8"), re.MULTILINE)
+        if heading:
+            titles[path.relative_to(root).with_suffix("").as_posix()] = heading.group(1).strip()
+    return titles
+
+
+#: A MyST role: ``{name}`content```.
+MYST_ROLE = re.compile(r"\{([a-z][a-z0-9:_-]*)\}`([^`]*)`")
+#: The opening line of a MyST directive: ```` ```{name} args ```` or ``:::{name} args``.
+MYST_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{([a-z][a-z0-9:_-]*)\}(.*)$", re.MULTILINE)
+_TITLED = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.DOTALL)
+_ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention", "danger",
+                "error", "seealso", "admonition", "margin", "sidebar", "topic"}
+
+
+def _role(name: str, content: str, links: BookLinks) -> str:
+    if name in ("cite", "cite:p", "cite:t"):
+        return links.cite("cite:t" if name == "cite:t" else "cite:p", content)
+    titled = _TITLED.match(content)
+    text, target = (titled.group(1), titled.group(2)) if titled else (None, content)
+    if name == "doc":
+        page = links.page(target)
+        return f"[{text or links.titles.get(page, target)}]({links.url(page)})"
+    if name in ("ref", "numref"):
+        if target not in links.labels:
+            raise ValueError(f"{links.chapter}: {{{name}}}`{content}`: no such label in the book")
+        return f"[{text or target}]({links.url(links.labels[target], target)})"
+    if name in ("math", "eq"):
+        return f"${content}$" if name == "math" else f"({content})"
+    if name in ("fas", "fab", "far", "octicon"):
+        return ""
+    # Any other role: its text, as plain code, which Jupyter shows as it is.
+    return f"`{text or content}`"
+
+
+def _directive_options(body: list[str]) -> tuple[dict[str, str], list[str]]:
+    options = {}
+    while body and re.match(r"^:[\w-]+:", body[0]):
+        key, _, value = body.pop(0)[1:].partition(":")
+        options[key] = value.strip()
+    if body and not body[0].strip():
+        body.pop(0)
+    return options, body
+
+
+def _close(fence: str) -> re.Pattern:
+    return re.compile("^" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
+
+
+class _Reader:
+    """Rewrites the Markdown cells of one chapter, cell after cell (it keeps the exercise count)."""
+
+    def __init__(self, links: BookLinks):
+        self.links = links
+        self.exercises = 0
+
+    def roles(self, text: str) -> str:
+        return MYST_ROLE.sub(lambda m: _role(m.group(1), m.group(2), self.links), text)
+
+    def markdown(self, text: str) -> str:
+        text = _TARGET.sub("", text)
+        lines = text.split("\n")
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            m = MYST_DIRECTIVE.match(lines[i])
+            if not m:
+                out.append(lines[i])
+                i += 1
+                continue
+            fence, name, arg = m.group(1), m.group(2), m.group(3).strip()
+            close = _close(fence)
+            j = i + 1
+            while j < len(lines) and not close.match(lines[j]):
+                j += 1
+            options, body = _directive_options(lines[i + 1 : j])
+            out.extend(self.directive(name, arg, options, self.markdown("\n".join(body))))
+            i = j + 1
+        return self.roles("\n".join(out))
+
+    def directive(self, name: str, arg: str, options: dict, body: str) -> list[str]:
+        if name == "exercise":
+            self.exercises += 1
+            title = f"Exercise {self.exercises}" + (f": {self.roles(arg)}" if arg else "")
+            return [f"### {title}", "", body]
+        if name in _ADMONITIONS or name == "dropdown":
+            title = self.roles(arg) or name.capitalize()
+            quoted = "\n".join(f"> {line}" if line else ">" for line in body.split("\n"))
+            return [f"> **{title}**", ">", quoted]
+        if name in ("figure", "image"):
+            return [f"![{body.strip() or arg}]({arg})"]
+        # Anything else (tables, math, ...) keeps its content only.
+        return [body]
+
+    def solution_link(self, label: str) -> str:
+        url = self.links.url(self.links.chapter, label)
+        return (f"*The solution is on [the book's page]({url}), folded under the exercise: "
+                "try the exercise first.*")
+
+
+def reader_cells(cells: list, links: BookLinks) -> list:
+    """The cells of the reader's notebook: MyST Markdown rewritten, solutions left out.
+
+    A solution runs from a Markdown cell holding ```` ```{solution-start} label ```` to
+    the one holding ```` ```{solution-end} ````; what lies between, code cells included,
+    is replaced by one link to the solution on the book's page.
+    """
+    reader = _Reader(links)
+    out = []
+    in_solution = False
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            if not in_solution:
+                out.append(cell)
+            continue
+        text = cell.source
+        kept: list[str] = []
+        for part in re.split(r"(^```\{solution-(?:start|end)\}.*\n(?::[\w-]+:.*\n)*```\s*$)", text,
+                             flags=re.MULTILINE):
+            start = re.match(r"```\{solution-(start|end)\}\s*(\S*)", part)
+            if start and start.group(1) == "start":
+                in_solution = True
+                kept.append(reader.solution_link(start.group(2)))
+            elif start:
+                in_solution = False
+            elif not in_solution:
+                kept.append(part)
+        source = reader.markdown("".join(kept)).strip()
+        source = re.sub(r"\n{3,}", "\n\n", source)
+        if source:
+            cell.source = source
+            out.append(cell)
+    return out
 
 
 # --------------------------------------------------------------------------- checking
