@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from test_cli import fake_mnist, run_args
@@ -460,6 +461,22 @@ def test_converters_say_which_weight_is_wrong():
     module.weight_hh_l0 = nn.Parameter(torch.zeros(12, 5))
     with pytest.raises(ValueError, match=r"weight_hh_l0: expected \(12, 4\), got \(12, 5\)"):
         from_torch(module)
+
+
+@pytest.mark.parametrize("which", ["kernel", "recurrent_kernel", "bias"])
+@pytest.mark.parametrize("bad", [np.object_, np.str_, np.complex128, np.bool_])
+def test_from_keras_names_the_array_whose_dtype_is_wrong(which, bad):
+    from gru_lib.convert import from_keras
+
+    m, n = 3, 4
+    weights = {"kernel": np.zeros((m, 3 * n)), "recurrent_kernel": np.zeros((n, 3 * n)), "bias": np.zeros(3 * n)}
+    weights[which] = weights[which].astype(bad)
+    with pytest.raises(TypeError, match=rf"^{which} must be an array of real numbers.*got dtype {re.escape(str(weights[which].dtype))}$"):
+        from_keras(**weights)
+    with pytest.raises(TypeError, match="^kernel must be an array of real numbers, got list"):
+        from_keras([[0.0, 1.0], [0.0]], weights["recurrent_kernel"])
+    ints = {k: np.zeros_like(v, dtype=np.int64) for k, v in weights.items()}
+    assert from_keras(**ints).weight_hh_l0.dtype == torch.float32  # integers are numbers
 
 
 def test_run_experiment_refuses_data_of_another_task(tmp_path):
