@@ -113,6 +113,23 @@ def test_resume_never_shortens_or_relabels_a_run(no_data, tmp_path, capsys, monk
         train(config(epochs=1, task="mnist-row"), toy_data(), out=out, resume=True, progress=False)
 
 
+def test_a_grid_says_it_leaves_a_longer_run_as_it_is(tiny, tmp_path, capsys):
+    d = tmp_path / "g"
+    args = ["grid", "--task", "mnist-row", "--variants", "gru1", "--out-dir", str(d), "--quiet",
+            "--hidden-size", "4", "--train-limit", "64", "--test-limit", "32", "--batch-size", "32"]
+    assert main([*args, "--epochs", "2"]) == 0
+    before = {p: p.read_bytes() for p in d.iterdir()}
+    capsys.readouterr()
+    assert main([*args, "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "mnist-row_gru1_tanh_lr0.001_seed0.json: skipped: complete with 2 epochs, more than the 1 asked; " \
+           "left as it is" in err
+    assert {p: p.read_bytes() for p in d.iterdir()} == before
+    again = experiments.run_grid("mnist-row", ["gru1"], out_dir=d, epochs=2, hidden_size=4, train_limit=64,
+                                 test_limit=32, batch_size=32, progress=False)
+    assert [(s["status"], s.get("message")) for s in again] == [("skipped", None)]  # as many as asked: silent
+
+
 def test_messages_promise_only_files_that_exist(tiny, tmp_path, capsys, monkeypatch):
     from gru_lib.model import StackedClassifier
 
