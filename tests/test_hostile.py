@@ -5,6 +5,7 @@ bounded waits, and the API's boundary.
 Each section is one class of fault; each test failed before the class was fixed.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -371,6 +372,100 @@ def test_a_ray_address_that_does_not_answer_is_refused_at_once(tiny, tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and address in err and words in err and "ray start --head" in err
     assert not (tmp_path / "g").exists()
+
+
+def ray_grid(out, address):
+    return main(["grid", "--task", "mnist-row", "--variants", "gru1", "--out-dir", str(out), "--epochs", "1",
+                 "--ray", address])
+
+
+def test_ray_auto_is_bounded_like_an_address(tiny, tmp_path, capsys, monkeypatch):
+    import time
+
+    pytest.importorskip("ray", reason='the Ray tests need Ray: pip install -e ".[cluster]"')
+    from ray._private import services
+
+    def no_other_ray():  # a Ray that someone else runs on this machine would count for "auto"
+        return frozenset()
+
+    no_other_ray.cache_clear = lambda: None
+    monkeypatch.setattr(services, "find_gcs_addresses", no_other_ray)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    t0 = time.monotonic()
+    assert ray_grid(tmp_path / "g", "auto") == 2
+    err = capsys.readouterr().err
+    assert "'127.0.0.1:1' (from the RAY_ADDRESS environment variable)" in err and "Connection refused" in err
+    monkeypatch.delenv("RAY_ADDRESS")
+    assert ray_grid(tmp_path / "g", "auto") == 2
+    assert "found no Ray on this machine" in capsys.readouterr().err
+    stale = tmp_path / "tmp" / "ray" / "ray_current_cluster"  # left by a cluster stopped without `ray stop`
+    stale.parent.mkdir(parents=True)
+    stale.write_text("127.0.0.1:1\n")
+    assert ray_grid(tmp_path / "g", "auto") == 2
+    err = capsys.readouterr().err
+    assert f"'127.0.0.1:1' (from Ray's address file {stale}" in err and "`ray stop` removes the file" in err
+    assert "Connection refused" in err and "Traceback" not in err
+    assert time.monotonic() - t0 < 30  # Ray alone retries a stale address for minutes
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_port_that_is_not_ray_is_refused_in_bounded_time(tiny, tmp_path, capsys, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    from gru_lib import cluster
+
+    pytest.importorskip("ray", reason='the Ray tests need Ray: pip install -e ".[cluster]"')
+    # accepts connections and never answers, as a wrong port can; on every interface, since Ray connects to this
+    # machine's own address rather than to 127.0.0.1
+    server = socket.create_server(("", 0))
+    accepted = []
+
+    def accept():
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                accepted.append(server.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+    monkeypatch.setattr(cluster, "RAY_ANSWER_TIMEOUT_S", 2.0)
+    t0 = time.monotonic()
+    assert ray_grid(tmp_path / "g", address) == 2
+    assert time.monotonic() - t0 < 60  # importing Ray in a new process, then 2 s; Ray alone retries for minutes
+    err = capsys.readouterr().err
+    assert f"{address!r}: something accepts connections there, but no Ray answered within 2 s" in err
+    assert "ray start --head" in err and "Traceback" not in err
+    assert len(accepted) >= 2  # the TCP probe's connection and the check process's ray.init
+    for conn in accepted:  # the check process is gone: each of its connections ends (after what it sent)
+        conn.settimeout(10)
+        while conn.recv(1 << 16):
+            pass
+    server.close()
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("script, words", ids=["answers", "refuses", "import-hangs"], argvalues=[
+    ("print('imported', flush=True)", None),
+    ("print('imported', flush=True); raise ConnectionError('GCS has another version')",
+     "could not connect to the Ray cluster at 'h:1': ConnectionError: GCS has another version."),
+    ("import time; time.sleep(60)", "importing Ray took more than 1 s"),
+])
+def test_the_connection_check_reports_what_its_process_says(monkeypatch, script, words):
+    import time
+
+    from gru_lib import cluster
+
+    monkeypatch.setattr(cluster, "_ANSWER_CHECK", script)  # the check's process, without Ray
+    monkeypatch.setattr(cluster, "RAY_IMPORT_TIMEOUT_S", 1.0)
+    t0 = time.monotonic()
+    if words is None:
+        cluster._check_answers("h:1", "'h:1'")
+    else:
+        with pytest.raises(cluster.ClusterError, match=re.escape(words)):
+            cluster._check_answers("h:1", "'h:1'")
+    assert time.monotonic() - t0 < 20
 
 
 class FakeRay:
