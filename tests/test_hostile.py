@@ -293,6 +293,19 @@ def test_paper_grid_reports_bad_settings_in_one_line(no_data, tmp_path, capsys):
     assert err.startswith("error: ") and "cuda:99" in err and "Traceback" not in err
 
 
+def test_paper_grid_says_which_runs_it_leaves_longer(tmp_path, capsys, monkeypatch):
+    longer = {"path": str(tmp_path / "mnist-row_gru1_tanh_lr0.001_seed0.json"), "status": "skipped",
+              "message": "complete with 3 epochs, more than the 2 asked; left as it is"}
+    monkeypatch.setattr(experiments, "plan_grid", lambda *a, **k: ([longer], []))
+    monkeypatch.setattr(experiments, "run_grid", lambda *a, **k: [longer])
+    args = ["--grids", "mnist-row", "--out-dir", str(tmp_path), "--data-dir", str(tmp_path), "--epochs", "2"]
+    line = "mnist-row_gru1_tanh_lr0.001_seed0.json: skipped: complete with 3 epochs, more than the 2 asked"
+    assert paper_grid().main([*args, "--dry-run"]) == 0
+    assert line in capsys.readouterr().out
+    assert paper_grid().main(args) == 0
+    assert line in capsys.readouterr().err
+
+
 def test_the_deadline_is_no_ordinary_error_and_never_blames_a_checkpoint(tiny, tmp_path, capsys, monkeypatch):
     script = paper_grid()
     assert issubclass(script.TimeUp, BaseException) and not issubclass(script.TimeUp, Exception)
