@@ -596,7 +596,8 @@ def test_from_keras_names_the_array_whose_dtype_is_wrong(which, bad):
     m, n = 3, 4
     weights = {"kernel": np.zeros((m, 3 * n)), "recurrent_kernel": np.zeros((n, 3 * n)), "bias": np.zeros(3 * n)}
     weights[which] = weights[which].astype(bad)
-    with pytest.raises(TypeError, match=rf"^{which} must be an array of real numbers.*got dtype {re.escape(str(weights[which].dtype))}$"):
+    dtype = re.escape(str(weights[which].dtype))
+    with pytest.raises(TypeError, match=rf"^{which} must be an array of real numbers.*got dtype {dtype}$"):
         from_keras(**weights)
     with pytest.raises(TypeError, match="^kernel must be an array of real numbers, got list"):
         from_keras([[0.0, 1.0], [0.0]], weights["recurrent_kernel"])
