@@ -260,7 +260,7 @@ def _cmd_grid(args: argparse.Namespace, argv: list[str]) -> int:
     counts: dict[str, int] = {}
     for s in statuses:
         counts[s["status"]] = counts.get(s["status"], 0) + 1
-        if s["status"] in ("diverged", "stopped earlier", "mismatch", "failed"):
+        if s["status"] in ("diverged", "stopped earlier", "mismatch", "failed") or s.get("message"):
             print(f"{Path(s['path']).name}: {s['status']}: {s.get('message')}", file=sys.stderr)
     if not args.quiet or counts.get("failed") or counts.get("mismatch"):
         print("grid: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), file=sys.stderr)

@@ -13,8 +13,12 @@ ADDRESS
     the Ray Client server of a remote cluster. If this process is already connected
     to Ray (``ray.init`` in a notebook), that connection is used and left open. An
     address that does not answer within :data:`CONNECT_TIMEOUT_S` seconds is refused
-    with what to check (Ray alone would retry it for minutes). A Ray that the grid
-    started is shut down however the grid ends, a second Ctrl-C included.
+    with what to check (Ray alone would retry it for minutes); for ``"auto"``, that is
+    the address Ray would use (``RAY_ADDRESS``, or the address file that the last
+    ``ray start`` wrote). Before this process connects, a separate Python process
+    connects as Ray would and is given up after :data:`RAY_ANSWER_TIMEOUT_S` seconds,
+    so a port that accepts connections but is not Ray is refused too. A Ray that the
+    grid started is shut down however the grid ends, a second Ctrl-C included.
 
 Resources
     Each task asks for ``threads`` CPUs (``--threads``, default 1) and trains with that
@@ -49,6 +53,7 @@ this module imports it only when a grid runs.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -80,28 +85,120 @@ _ADDRESS_HELP = ("A Ray address is 'local', 'auto', HOST:PORT of a head node sta
                  "unless --port was given), or ray://HOST:10001 (the Ray Client server)")
 
 
-def _probe(address: str, timeout: float) -> None:
+#: How long a cluster may take to accept a driver, once Ray is imported, before it is refused.
+RAY_ANSWER_TIMEOUT_S = 30.0
+
+#: How long a fresh Python may take to import Ray for that check.
+RAY_IMPORT_TIMEOUT_S = 120.0
+
+
+def _described(address: str, source: str) -> str:
+    return repr(address) + (f" (from {source})" if source else "")
+
+
+def _probe(address: str, timeout: float, source: str = "") -> None:
     """:class:`ClusterError` unless something listens at a ``HOST:PORT`` or ``ray://HOST:PORT`` address.
 
     Ray itself retries an address that does not answer for minutes without a word;
     one TCP connection, bounded by ``timeout``, tells at once a wrong host or port.
+    ``source`` says where the address came from, for the message.
     """
     import socket
 
+    where = _described(address, source)
     hostport = address.split("://", 1)[1] if address.startswith("ray://") else address
     host, sep, port = hostport.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ClusterError(f"cannot use the Ray address {address!r}: no HOST:PORT in it. {_ADDRESS_HELP}.")
+        raise ClusterError(f"cannot use the Ray address {where}: no HOST:PORT in it. {_ADDRESS_HELP}.")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except socket.gaierror as e:
-        raise ClusterError(f"cannot reach the Ray cluster at {address!r}: the host {host!r} is unknown "
+        raise ClusterError(f"cannot reach the Ray cluster at {where}: the host {host!r} is unknown "
                            f"({e.strerror or e}). Check the address. {_ADDRESS_HELP}.") from None
     except OSError as e:
         why = "no answer within {:g} s".format(timeout) if isinstance(e, TimeoutError) else (e.strerror or str(e))
-        raise ClusterError(f"cannot reach the Ray cluster at {address!r} ({why}). Check that its head node runs "
+        raise ClusterError(f"cannot reach the Ray cluster at {where} ({why}). Check that its head node runs "
                            "(`ray status` there), that the host and port are right, and that no firewall is in "
                            f"the way. {_ADDRESS_HELP}.") from None
+
+
+def _auto_address() -> tuple[Optional[str], str]:
+    """The address that ``ray.init(address="auto")`` would use, and where it comes from.
+
+    Ray's own lookup, in its order: ``RAY_ADDRESS``; the address file that the last
+    ``ray start`` wrote in Ray's temporary directory (which outlives a cluster that
+    was not stopped with ``ray stop``); a Ray running on this machine.
+    ``(None, "")`` where this Ray version keeps that lookup elsewhere.
+    """
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"], "the RAY_ADDRESS environment variable"
+    try:
+        from ray._common.utils import get_ray_address_file
+        from ray._private.services import get_ray_address_from_environment
+    except ImportError:
+        return None, ""
+    address_file = get_ray_address_file(None)
+    try:
+        address = get_ray_address_from_environment("auto", None)
+    except ConnectionError:
+        raise ClusterError("--ray auto found no Ray on this machine: no RAY_ADDRESS, no address file "
+                           f"({address_file}) and no running Ray. Start one with `ray start --head`, or give "
+                           f"the cluster's address. {_ADDRESS_HELP}.") from None
+    with contextlib.suppress(OSError):
+        with open(address_file) as f:
+            if f.read().strip() == address:
+                return address, (f"Ray's address file {address_file}, which the last `ray start` wrote: if that "
+                                 "cluster has stopped, `ray stop` removes the file")
+    return address, "a Ray running on this machine"
+
+
+#: What the separate process runs: import Ray, say so, connect as this process would.
+_ANSWER_CHECK = ("import sys, ray; print('imported', flush=True); "
+                 "ray.init(address=sys.argv[1], log_to_driver=False); ray.shutdown()")
+
+
+def _check_answers(address: str, where: str) -> None:
+    """:class:`ClusterError` unless a Ray at ``address`` accepts a driver within :data:`RAY_ANSWER_TIMEOUT_S`.
+
+    ``ray.init`` has no timeout of its own for this: against a port that accepts
+    connections but is not Ray it retries for minutes, and a ``ray.init`` cannot be
+    abandoned halfway. So a separate Python process connects first, and is killed
+    when it takes too long; it leaves nothing behind in this one. ``where`` names
+    the cluster in the messages.
+    """
+    import select
+    import signal
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([sys.executable, "-c", _ANSWER_CHECK, address], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
+        try:
+            if not select.select([proc.stdout], [], [], RAY_IMPORT_TIMEOUT_S)[0]:
+                raise ClusterError(f"checking the Ray cluster at {where}: importing Ray took more than "
+                                   f"{RAY_IMPORT_TIMEOUT_S:g} s in a new Python process. {INSTALL_HINT}")
+            proc.stdout.readline()
+            try:
+                code = proc.wait(RAY_ANSWER_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                raise ClusterError(
+                    f"cannot connect to the Ray cluster at {where}: something accepts connections there, but no "
+                    f"Ray answered within {RAY_ANSWER_TIMEOUT_S:g} s. Check that the port is the head node's "
+                    "(`ray start --head` prints it; 6379 unless --port was given; ray://HOST:10001 for the Ray "
+                    f"Client server) and that the head node runs the same Ray version (`ray --version`). "
+                    f"{_ADDRESS_HELP}.") from None
+        finally:  # answered, refused, timed out or interrupted: the check's process ends here
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            proc.stdout.close()
+        if code:
+            log.seek(0)
+            lines = [line.strip() for line in log.read().splitlines() if line.strip()]
+            reason = lines[-1] if lines else f"exit status {code}"
+            raise ClusterError(f"could not connect to the Ray cluster at {where}: {reason}. {_ADDRESS_HELP}.")
 
 
 def _connect(ray, address: str) -> bool:
@@ -111,8 +208,11 @@ def _connect(ray, address: str) -> bool:
     kwargs: dict[str, Any] = {"address": address}
     if address == "local":
         kwargs["include_dashboard"] = False
-    elif address != "auto":
-        _probe(address, CONNECT_TIMEOUT_S)
+    else:
+        target, source = _auto_address() if address == "auto" else (address, "")
+        if target is not None:
+            _probe(target, CONNECT_TIMEOUT_S, source)
+        _check_answers(address, _described(target or address, source))
     try:
         ray.init(**kwargs)
     except (ConnectionError, ValueError, RuntimeError) as e:

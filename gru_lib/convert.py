@@ -108,6 +108,20 @@ def _keras_to_ours(a: np.ndarray, n: int) -> np.ndarray:
 _ours_to_keras = _keras_to_ours  # swapping the first two blocks is its own inverse
 
 
+def _real_array(name: str, a: object) -> np.ndarray:
+    """``a`` as a NumPy array of real numbers (a float or integer dtype), or a :class:`TypeError`
+    naming it: an object, string, complex or bool array would otherwise fail deep inside torch
+    (or lose its imaginary part silently)."""
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as e:  # ragged nested lists
+        raise TypeError(f"{name} must be an array of real numbers, got {type(a).__name__} ({e})") from None
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be an array of real numbers (a float dtype such as float32, or an integer "
+                        f"dtype), got dtype {arr.dtype}")
+    return arr
+
+
 def from_keras(
     kernel,
     recurrent_kernel,
@@ -131,15 +145,15 @@ def from_keras(
         ``"cho"`` (Keras's own, the default) or ``"paper"`` (exactly converted).
     """
     _check_update_rule(update_rule)
-    kernel = np.asarray(kernel)
-    recurrent_kernel = np.asarray(recurrent_kernel)
+    kernel = _real_array("kernel", kernel)
+    recurrent_kernel = _real_array("recurrent_kernel", recurrent_kernel)
     if kernel.ndim != 2 or kernel.shape[1] % 3:
         raise ValueError(f"kernel must have shape (m, 3n), got {kernel.shape}")
     m, n = kernel.shape[0], kernel.shape[1] // 3
     if recurrent_kernel.shape != (n, 3 * n):
         raise ValueError(f"recurrent_kernel must have shape {(n, 3 * n)}, got {recurrent_kernel.shape}")
     if bias is not None:
-        bias = np.asarray(bias)
+        bias = _real_array("bias", bias)
         if bias.shape not in ((3 * n,), (2, 3 * n)):
             raise ValueError(f"bias must have shape {(3 * n,)} or {(2, 3 * n)}, got {bias.shape}")
         inferred = bias.ndim == 2

@@ -368,8 +368,11 @@ def plan_grid(
             status |= {"status": "mismatch", "message": f"{path} was made with other settings: " + "; ".join(diffs)}
         elif existing is not None and existing.get("stopped"):
             status |= {"status": "stopped earlier", "message": existing["stopped"].get("message")}
-        elif existing is not None and existing.get("complete") and len(existing.get("history", [])) >= config.epochs:
+        elif existing is not None and existing.get("complete") and (done := len(existing["history"])) >= config.epochs:
             status |= {"status": "skipped"}
+            if done > config.epochs:  # a grid never shortens a run, and says that this one keeps its epochs
+                status["message"] = (f"complete with {done} epochs, more than the {config.epochs} asked; "
+                                     "left as it is")
         else:
             status["resumed"] = checkpoint_path(path, checkpoint_dir).exists()
             groups.setdefault((model, activation), []).append((config, path, status))
@@ -469,7 +472,8 @@ def run_grid(
     most ``stack`` models (``"auto"``: :func:`auto_stack_size`; ``1``: one at a
     time). Each run writes the same result file as it would alone.
 
-    A run whose JSON is complete with at least the requested epochs is skipped;
+    A run whose JSON is complete with at least the requested epochs is skipped
+    (with a ``"message"`` when it has more: it is never shortened);
     a run with a checkpoint is resumed; a run that stopped on a non-finite loss
     is not retried (delete its files to retry). A run that diverges is recorded
     and the others go on. The data is loaded once for the whole grid. Statuses:

@@ -121,12 +121,15 @@ def _run(args: argparse.Namespace, argv: Optional[list[str]]) -> int:
             done = sum(s.get("status") == "skipped" for s in statuses)
             print(f"{g['name']}: {done}/{len(statuses)} complete; {len(jobs)} stacks to train "
                   f"({', '.join(str(len(j.configs)) for j in jobs) or '-'} models)")
+            for s in statuses:
+                if s.get("message"):
+                    print(f"  {Path(s['path']).name}: {s['status']}: {s['message']}")
         return 0
 
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, args.minutes * 60)
     t0 = time.perf_counter()
-    failed = []
+    reported = []
     try:
         for g in grids:
             statuses = experiments.run_grid(
@@ -134,18 +137,19 @@ def _run(args: argparse.Namespace, argv: Optional[list[str]]) -> int:
                 preset=args.preset, data_dir=args.data_dir, download=args.data_dir is None, progress=not args.quiet,
                 command=["python", "scripts/paper_grid.py", *(argv if argv is not None else sys.argv[1:])],
                 stack=stack, cuda_graph=args.cuda_graph, checkpoint_dir=args.checkpoint_dir, **overrides)
-            failed += [s for s in statuses if s["status"] in ("diverged", "mismatch", "failed", "stopped earlier")]
+            reported += [s for s in statuses if s["status"] in ("diverged", "mismatch", "failed", "stopped earlier")
+                         or s.get("message")]  # and the runs left longer than asked, said to be so
     except TimeUp:
         print(f"time is up after {(time.perf_counter() - t0) / 60:.1f} min: every completed epoch is saved; "
               "run the same command again to continue", file=sys.stderr)
         return EXIT_MORE
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    for s in failed:
+    for s in reported:
         print(f"{Path(s['path']).name}: {s['status']}: {s.get('message')}", file=sys.stderr)
     print(f"the paper's grid is complete in {args.out_dir} ({(time.perf_counter() - t0) / 60:.1f} min this chunk)",
           file=sys.stderr)
-    return 1 if any(s["status"] in ("mismatch", "failed") for s in failed) else 0
+    return 1 if any(s["status"] in ("mismatch", "failed") for s in reported) else 0
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ bounded waits, and the API's boundary.
 Each section is one class of fault; each test failed before the class was fixed.
 """
 
+import contextlib
 import json
 import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from test_cli import fake_mnist, run_args
@@ -110,6 +112,23 @@ def test_resume_never_shortens_or_relabels_a_run(no_data, tmp_path, capsys, monk
         assert out.read_bytes() == before[out]
     with pytest.raises(RunFileError, match="never shortens"):
         train(config(epochs=1, task="mnist-row"), toy_data(), out=out, resume=True, progress=False)
+
+
+def test_a_grid_says_it_leaves_a_longer_run_as_it_is(tiny, tmp_path, capsys):
+    d = tmp_path / "g"
+    args = ["grid", "--task", "mnist-row", "--variants", "gru1", "--out-dir", str(d), "--quiet",
+            "--hidden-size", "4", "--train-limit", "64", "--test-limit", "32", "--batch-size", "32"]
+    assert main([*args, "--epochs", "2"]) == 0
+    before = {p: p.read_bytes() for p in d.iterdir()}
+    capsys.readouterr()
+    assert main([*args, "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "mnist-row_gru1_tanh_lr0.001_seed0.json: skipped: complete with 2 epochs, more than the 1 asked; " \
+           "left as it is" in err
+    assert {p: p.read_bytes() for p in d.iterdir()} == before
+    again = experiments.run_grid("mnist-row", ["gru1"], out_dir=d, epochs=2, hidden_size=4, train_limit=64,
+                                 test_limit=32, batch_size=32, progress=False)
+    assert [(s["status"], s.get("message")) for s in again] == [("skipped", None)]  # as many as asked: silent
 
 
 def test_messages_promise_only_files_that_exist(tiny, tmp_path, capsys, monkeypatch):
@@ -274,6 +293,19 @@ def test_paper_grid_reports_bad_settings_in_one_line(no_data, tmp_path, capsys):
     assert err.startswith("error: ") and "cuda:99" in err and "Traceback" not in err
 
 
+def test_paper_grid_says_which_runs_it_leaves_longer(tmp_path, capsys, monkeypatch):
+    longer = {"path": str(tmp_path / "mnist-row_gru1_tanh_lr0.001_seed0.json"), "status": "skipped",
+              "message": "complete with 3 epochs, more than the 2 asked; left as it is"}
+    monkeypatch.setattr(experiments, "plan_grid", lambda *a, **k: ([longer], []))
+    monkeypatch.setattr(experiments, "run_grid", lambda *a, **k: [longer])
+    args = ["--grids", "mnist-row", "--out-dir", str(tmp_path), "--data-dir", str(tmp_path), "--epochs", "2"]
+    line = "mnist-row_gru1_tanh_lr0.001_seed0.json: skipped: complete with 3 epochs, more than the 2 asked"
+    assert paper_grid().main([*args, "--dry-run"]) == 0
+    assert line in capsys.readouterr().out
+    assert paper_grid().main(args) == 0
+    assert line in capsys.readouterr().err
+
+
 def test_the_deadline_is_no_ordinary_error_and_never_blames_a_checkpoint(tiny, tmp_path, capsys, monkeypatch):
     script = paper_grid()
     assert issubclass(script.TimeUp, BaseException) and not issubclass(script.TimeUp, Exception)
@@ -353,6 +385,100 @@ def test_a_ray_address_that_does_not_answer_is_refused_at_once(tiny, tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and address in err and words in err and "ray start --head" in err
     assert not (tmp_path / "g").exists()
+
+
+def ray_grid(out, address):
+    return main(["grid", "--task", "mnist-row", "--variants", "gru1", "--out-dir", str(out), "--epochs", "1",
+                 "--ray", address])
+
+
+def test_ray_auto_is_bounded_like_an_address(tiny, tmp_path, capsys, monkeypatch):
+    import time
+
+    pytest.importorskip("ray", reason='the Ray tests need Ray: pip install -e ".[cluster]"')
+    from ray._private import services
+
+    def no_other_ray():  # a Ray that someone else runs on this machine would count for "auto"
+        return frozenset()
+
+    no_other_ray.cache_clear = lambda: None
+    monkeypatch.setattr(services, "find_gcs_addresses", no_other_ray)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    t0 = time.monotonic()
+    assert ray_grid(tmp_path / "g", "auto") == 2
+    err = capsys.readouterr().err
+    assert "'127.0.0.1:1' (from the RAY_ADDRESS environment variable)" in err and "Connection refused" in err
+    monkeypatch.delenv("RAY_ADDRESS")
+    assert ray_grid(tmp_path / "g", "auto") == 2
+    assert "found no Ray on this machine" in capsys.readouterr().err
+    stale = tmp_path / "tmp" / "ray" / "ray_current_cluster"  # left by a cluster stopped without `ray stop`
+    stale.parent.mkdir(parents=True)
+    stale.write_text("127.0.0.1:1\n")
+    assert ray_grid(tmp_path / "g", "auto") == 2
+    err = capsys.readouterr().err
+    assert f"'127.0.0.1:1' (from Ray's address file {stale}" in err and "`ray stop` removes the file" in err
+    assert "Connection refused" in err and "Traceback" not in err
+    assert time.monotonic() - t0 < 30  # Ray alone retries a stale address for minutes
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_port_that_is_not_ray_is_refused_in_bounded_time(tiny, tmp_path, capsys, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    from gru_lib import cluster
+
+    pytest.importorskip("ray", reason='the Ray tests need Ray: pip install -e ".[cluster]"')
+    # accepts connections and never answers, as a wrong port can; on every interface, since Ray connects to this
+    # machine's own address rather than to 127.0.0.1
+    server = socket.create_server(("", 0))
+    accepted = []
+
+    def accept():
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                accepted.append(server.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+    monkeypatch.setattr(cluster, "RAY_ANSWER_TIMEOUT_S", 2.0)
+    t0 = time.monotonic()
+    assert ray_grid(tmp_path / "g", address) == 2
+    assert time.monotonic() - t0 < 60  # importing Ray in a new process, then 2 s; Ray alone retries for minutes
+    err = capsys.readouterr().err
+    assert f"{address!r}: something accepts connections there, but no Ray answered within 2 s" in err
+    assert "ray start --head" in err and "Traceback" not in err
+    assert len(accepted) >= 2  # the TCP probe's connection and the check process's ray.init
+    for conn in accepted:  # the check process is gone: each of its connections ends (after what it sent)
+        conn.settimeout(10)
+        while conn.recv(1 << 16):
+            pass
+    server.close()
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("script, words", ids=["answers", "refuses", "import-hangs"], argvalues=[
+    ("print('imported', flush=True)", None),
+    ("print('imported', flush=True); raise ConnectionError('GCS has another version')",
+     "could not connect to the Ray cluster at 'h:1': ConnectionError: GCS has another version."),
+    ("import time; time.sleep(60)", "importing Ray took more than 1 s"),
+])
+def test_the_connection_check_reports_what_its_process_says(monkeypatch, script, words):
+    import time
+
+    from gru_lib import cluster
+
+    monkeypatch.setattr(cluster, "_ANSWER_CHECK", script)  # the check's process, without Ray
+    monkeypatch.setattr(cluster, "RAY_IMPORT_TIMEOUT_S", 1.0)
+    t0 = time.monotonic()
+    if words is None:
+        cluster._check_answers("h:1", "'h:1'")
+    else:
+        with pytest.raises(cluster.ClusterError, match=re.escape(words)):
+            cluster._check_answers("h:1", "'h:1'")
+    assert time.monotonic() - t0 < 20
 
 
 class FakeRay:
@@ -460,6 +586,23 @@ def test_converters_say_which_weight_is_wrong():
     module.weight_hh_l0 = nn.Parameter(torch.zeros(12, 5))
     with pytest.raises(ValueError, match=r"weight_hh_l0: expected \(12, 4\), got \(12, 5\)"):
         from_torch(module)
+
+
+@pytest.mark.parametrize("which", ["kernel", "recurrent_kernel", "bias"])
+@pytest.mark.parametrize("bad", [np.object_, np.str_, np.complex128, np.bool_])
+def test_from_keras_names_the_array_whose_dtype_is_wrong(which, bad):
+    from gru_lib.convert import from_keras
+
+    m, n = 3, 4
+    weights = {"kernel": np.zeros((m, 3 * n)), "recurrent_kernel": np.zeros((n, 3 * n)), "bias": np.zeros(3 * n)}
+    weights[which] = weights[which].astype(bad)
+    dtype = re.escape(str(weights[which].dtype))
+    with pytest.raises(TypeError, match=rf"^{which} must be an array of real numbers.*got dtype {dtype}$"):
+        from_keras(**weights)
+    with pytest.raises(TypeError, match="^kernel must be an array of real numbers, got list"):
+        from_keras([[0.0, 1.0], [0.0]], weights["recurrent_kernel"])
+    ints = {k: np.zeros_like(v, dtype=np.int64) for k, v in weights.items()}
+    assert from_keras(**ints).weight_hh_l0.dtype == torch.float32  # integers are numbers
 
 
 def test_run_experiment_refuses_data_of_another_task(tmp_path):
