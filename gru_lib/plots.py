@@ -37,8 +37,8 @@ __all__ = ["BOOK_STYLE", "COLUMN_WIDTH", "legend", "plot_curves", "plot_curves_b
 #: The width of the book's text column in inches at 100 dpi (the column is about 780 px wide on a desktop).
 COLUMN_WIDTH = 7.8
 
-#: The book's plotting style (matplotlib rcParams): text no smaller than the page's small print
-#: at the column's width, light grids, no top and right spines, no offset or ×10ⁿ factor on an axis.
+#: The book's plotting style, as matplotlib rcParams. Its text is no smaller than the page's small
+#: print at the column's width; grids are light; no top and right spines; no ×10ⁿ factor on an axis.
 BOOK_STYLE: dict[str, Any] = {
     "figure.figsize": (COLUMN_WIDTH, 4.0),
     "figure.dpi": 100,
@@ -71,7 +71,7 @@ def use_book_style() -> None:
 
 
 def legend(ax, handles: Optional[list] = None, labels: Optional[list] = None, **kw):
-    """A panel's legend: inside the axes for up to :data:`LEGEND_INSIDE` entries, else below them in columns."""
+    """A panel's legend: inside the axes for up to four entries (``LEGEND_INSIDE``), else below them in columns."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     if not handles:
