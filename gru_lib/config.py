@@ -40,11 +40,11 @@ __all__ = [
 
 LR_SCHEDULES = ("eq18", "constant")
 
-#: The largest seed: ``torch.manual_seed`` takes 64-bit seeds and maps a negative one
-#: onto ``2**64 + seed``, so a negative seed would be another seed's alias.
+#: The largest seed, ``2**64 - 1``. ``torch.manual_seed`` takes 64-bit seeds and maps a
+#: negative one onto ``2**64 + seed``, so a negative seed would be another seed's alias.
 MAX_SEED = (1 << 64) - 1
 
-#: The largest learning rate: the largest finite float32, the models' precision.
+#: The largest learning rate, which is the largest finite float32 (the models' precision).
 MAX_LR = float(torch.finfo(torch.float32).max)
 
 

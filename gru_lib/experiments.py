@@ -173,7 +173,7 @@ def load_task_data(
 
 
 def check_task_data(task: str, data: SequenceData) -> None:
-    """``ValueError`` unless ``data`` has the shape of ``task``'s data (:data:`~gru_lib.tasks.TASKS`): token
+    """``ValueError`` unless ``data`` has the shape of ``task``'s data (``gru_lib.tasks.TASKS``): token
     indices for IMDB, ``(N, T, m)`` pixels with the task's steps and features for MNIST, and its classes.
     A result is labelled with its task, so it must be that task's data."""
     t = _task(task)

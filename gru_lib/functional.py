@@ -578,7 +578,7 @@ def gru_sequence(
 
     **Triton.** With ``triton=True`` the forward time loop and the backward's
     reverse loop each run as one persistent Triton kernel
-    (:mod:`gru_lib.triton_gru`); the input projection before and the weight
+    (``gru_lib.triton_gru``); the input projection before and the weight
     gradients after are the same matmuls. It needs a CUDA tensor, or
     ``TRITON_INTERPRET=1`` on the CPU (``RuntimeError`` otherwise). Packed input
     runs the loops above instead, with the same results.

@@ -239,6 +239,12 @@ class StackedClassifier(nn.Module):
     loss, so that ``stack.loss(...).sum().backward()`` gives every model the
     gradient it would get alone.
 
+    An embedding's gradient is sparse by default (:attr:`sparse_embedding_grad`): a
+    batch of IMDB reads at most 2560 of a model's 20000 rows, and the optimiser then
+    moves only those (:class:`~gru_lib.optim.StackedRMSprop` gives the same numbers as
+    the dense update, to rounding). Set it to ``False`` for a dense gradient, which a
+    CUDA graph needs (its shapes may not depend on the batch).
+
     Parameters
     ----------
     members:
@@ -247,12 +253,6 @@ class StackedClassifier(nn.Module):
 
     Inputs: ``x``, ``(K, B, T, m)`` floats or ``(K, B, T)`` token indices.
     Outputs: ``(K, B, num_classes)`` logits, or ``(K, B)`` for two classes.
-
-    An embedding's gradient is sparse by default (:attr:`sparse_embedding_grad`): a
-    batch of IMDB reads at most 2560 of a model's 20000 rows, and the optimiser then
-    moves only those (:class:`~gru_lib.optim.StackedRMSprop` gives the same numbers as
-    the dense update, to rounding). Set it to ``False`` for a dense gradient, which a
-    CUDA graph needs (its shapes may not depend on the batch).
     """
 
     #: Whether an embedding's weight gets a sparse gradient (see above).

@@ -19,7 +19,7 @@ Sparse gradients (an embedding's rows, :class:`~gru_lib.model.StackedClassifier`
     updates only the rows it holds, and each row remembers the step at which it was
     last brought up to date; when it next appears, the decay of the steps it missed is
     applied at once, ``v ← α^n v``, before the usual update. This gives the dense
-    update's numbers to rounding (``α^n`` is one product, not ``n``). :meth:`catch_up`
+    update's numbers to rounding (``α^n`` is one product, not ``n``). :meth:`~gru_lib.optim.StackedRMSprop.catch_up`
     brings every row up to date; the training loop calls it after every epoch, so a
     checkpoint (whose state is the dense one, in ``torch.optim.RMSprop``'s format)
     resumes exactly.

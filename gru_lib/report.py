@@ -307,7 +307,7 @@ def load_results(source: Union[str, Path, Iterable[Union[str, Path]]], *, task: 
     is NaN or null), a ``.json`` that is not JSON, cannot be read, is nested too deeply
     or is not a regular file (a FIFO is never opened for reading), a result of another
     format version or of a task this version does not know, and a second copy of one
-    run (the same settings that change the numbers, :data:`RUN_ONLY` aside, and the
+    run (the same settings that change the numbers, ``RUN_ONLY`` aside, and the
     same seed, e.g. a backup found recursively, or one run on two thread counts: the
     copy with more epochs, then the later one, is kept). Each is appended to
     ``problems`` as ``(path, message)`` when a list is given, else issued as a warning.

@@ -408,7 +408,7 @@ class GRU(GRUOptions, RecurrentStack):
         (:func:`gru_lib.functional.gru_sequence`); ``"autograd"``: the step formula
         differentiated by autograd (slower); ``"triton"``: the fused pass with its forward
         and backward time loops as persistent Triton kernels, one launch per layer and
-        direction (:mod:`gru_lib.triton_gru`; CUDA, or the CPU through Triton's
+        direction (``gru_lib.triton_gru``; CUDA, or the CPU through Triton's
         interpreter with ``TRITON_INTERPRET=1``; hidden sizes up to 256; packed sequences
         take the fused loops). All three give exact higher-order gradients
         (``create_graph=True``), batched gradients and ``torch.func`` transforms: the
