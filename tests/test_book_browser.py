@@ -406,6 +406,25 @@ _TOO_WIDE = """(selector) => {
 }"""
 
 
+#: The outermost elements of the article that reach past the window's right edge.
+_WIDEST = """() => {
+  const out = [];
+  const scrolls = (el) => {   // inside a block that scrolls (or clips) on purpose
+    for (let e = el; e; e = e.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(e).overflowX)) return true;
+    }
+    return false;
+  };
+  for (const el of document.querySelectorAll('main article *')) {
+    const right = el.getBoundingClientRect().right;
+    if (right > window.innerWidth + 1 && !scrolls(el.parentElement)
+        && el.parentElement.getBoundingClientRect().right <= window.innerWidth + 1)
+      out.push(`${el.tagName.toLowerCase()}.${el.className}: ${(el.textContent || '').trim().slice(0, 60)} (right edge ${Math.round(right)})`);
+  }
+  return out.slice(0, 10);
+}"""
+
+
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
 @pytest.mark.parametrize("doc", PAGES)
 def test_nothing_is_wider_than_its_column(visit, doc, width):
@@ -419,6 +438,12 @@ def test_nothing_is_wider_than_its_column(visit, doc, width):
         v.page.screenshot(path=str(out), full_page=True)
     too_wide = v.page.evaluate(_TOO_WIDE, _BLOCKS)
     assert not too_wide, f"{doc} at {width} px:\n" + "\n".join(too_wide)
+    # Whatever the blocks above miss (an API signature, a field list, a long inline literal),
+    # the page as a whole must not scroll sideways.
+    page_width, viewport = v.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert page_width <= viewport + 1, (
+        f"{doc} at {width} px scrolls sideways: the page is {page_width} px wide, "
+        f"the window {viewport} px; the widest elements:\n" + "\n".join(v.page.evaluate(_WIDEST)))
 
 
 def test_toc_pages_found():
