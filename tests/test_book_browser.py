@@ -374,7 +374,8 @@ def test_page(visit, doc):
 
 
 #: Blocks that must fit their column: outputs, code, equations, tables and images.
-_BLOCKS = "main .cell_output, main pre, main div.math, main mjx-container[display], main table, main img"
+_BLOCKS = ("main .cell_output, main pre, main div.math, main mjx-container[display], "
+           "main mjx-container[display] > mjx-math, main table, main img")
 
 _TOO_WIDE = """(selector) => {
   const main = document.querySelector('main');
@@ -396,6 +397,11 @@ _TOO_WIDE = """(selector) => {
     const box = el.getBoundingClientRect();
     const clipped = el.scrollWidth > el.clientWidth + 1;
     const sticksOut = box.right > column.right + 1 || box.left < column.left - 1;
+    // content that overflows to the left cannot be scrolled into view, so no block excuses it
+    if (box.left < column.left - 1) {
+      found.push(`${describe(el)} (starts ${Math.round(column.left - box.left)} px left of the column, out of reach)`);
+      continue;
+    }
     if ((clipped || sticksOut) && !scrolls(el.parentElement)
         && !(clipped && !sticksOut && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX))) {
       found.push(`${describe(el)} (${el.scrollWidth} px in ${el.clientWidth} px; right edge ${Math.round(box.right)}`
