@@ -203,9 +203,14 @@ def gru_step(
         (see :func:`fold_biases`); ``(K, batch, ·)`` for a stack.
     h:
         The previous state ``h_{t-1}``, shape ``(batch, n)``; ``(K, batch, n)`` for a stack.
-    weight_hh, bias_rec, gate_const:
-        ``(rows, n)``, ``(rows,)``, ``(2n,)``; for a stack ``(K, rows, n)`` and
-        ``(K, 1, rows)``, ``(K, 1, 2n)`` (the biases broadcast over the batch).
+    weight_hh:
+        The recurrent weights, ``(rows, n)``; ``(K, rows, n)`` for a stack.
+    bias_rec:
+        The bias added to the recurrent product (:func:`fold_biases`), ``(rows,)``;
+        ``(K, 1, rows)`` for a stack, so that it broadcasts over the batch.
+    gate_const:
+        The gates' constant pre-activation (GRU3, :func:`fold_biases`), ``(2n,)``;
+        ``(K, 1, 2n)`` for a stack.
 
     Returns
     -------
@@ -561,7 +566,8 @@ def gru_sequence(
 
     .. math::
 
-        h_t[:b_t] = \mathrm{step}(x_t, h_{t-1}[:b_t]), \qquad
+        h_t[:b_t] = \mathrm{step}(x_t, h_{t-1}[:b_t]),
+
         h^{(i)}_{\text{final}} = h^{(i)}_{\ell_i}
 
     where ``ℓ_i`` is row ``i``'s length. ``output`` is packed like ``x``,
