@@ -1,14 +1,31 @@
-"""The GRU formula, once: one time step, and a whole sequence with a hand-written backward.
+r"""The GRU formula, once: one time step, and a whole sequence with a hand-written backward.
 
-Notation (Dey & Salem 2017, eqs 8–17), for one layer with ``n`` hidden units and
-``m`` inputs, time ``t``, batch rows as leading dimension::
+Notation (Dey & Salem 2017, eqs 8–17), for one layer with :math:`n` hidden units and
+:math:`m` inputs, time :math:`t`, batch rows as leading dimension. The update gate
+(eqs 10, 12, 14, 16) and the reset gate (eqs 11, 13, 15, 17):
 
-    z_t  = σ([W_z x_t] + [U_z h_{t-1}] + [b_z])        update gate   (10, 12, 14, 16)
-    r_t  = σ([W_r x_t] + [U_r h_{t-1}] + [b_r])        reset gate    (11, 13, 15, 17)
-    h̃_t = g(W_h x_t + U_h (r_t ⊙ h_{t-1}) + b_h)       candidate, reset *before* U_h  (9)
-    h̃_t = g(W_h x_t + b_h + r_t ⊙ (U_h h_{t-1} + b'_h))  candidate, reset *after* U_h
-    h_t  = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t             update rule "paper" (8)
-    h_t  = z_t ⊙ h_{t-1} + (1 - z_t) ⊙ h̃_t             update rule "cho"
+.. math::
+
+    z_t = \sigma\bigl([W_z x_t] + [U_z h_{t-1}] + [b_z]\bigr)
+
+    r_t = \sigma\bigl([W_r x_t] + [U_r h_{t-1}] + [b_r]\bigr)
+
+The candidate, with the reset before :math:`U_h` (eq. 9) or after it
+(``reset_after=True``):
+
+.. math::
+
+    \tilde h_t = g\bigl(W_h x_t + U_h (r_t \odot h_{t-1}) + b_h\bigr)
+
+    \tilde h_t = g\bigl(W_h x_t + b_h + r_t \odot (U_h h_{t-1} + b'_h)\bigr)
+
+The new state, with the update rule ``"paper"`` (eq. 8) or ``"cho"``:
+
+.. math::
+
+    h_t = (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t
+
+    h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t
 
 The bracketed gate terms are present or absent according to the variant
 (:mod:`gru_lib.variants`). Parameters use PyTorch's row-block order ``r, z, h``:

@@ -173,7 +173,8 @@ def build_model(
 
     Examples
     --------
-    >>> m = build_model("gru1", input_size=28, hidden_size=100, num_classes=10)
+    >>> m = build_model("gru1", input_size=28, hidden_size=100,
+    ...                 num_classes=10)
     >>> recurrent_param_count(m)
     33100
     """

@@ -93,7 +93,8 @@ def count_params(
     --------
     >>> count_params("gru0", 100, 1), count_params("gru3", 128, 128)
     (30600, 33152)
-    >>> count_params("gru0", 32, 32, reset_after=True)   # Keras GRU(32) on 32 features
+    >>> # Keras GRU(32) on 32 features
+    >>> count_params("gru0", 32, 32, reset_after=True)
     6336
     """
     if not isinstance(model, str) or model.lower() not in MODELS:
@@ -133,8 +134,10 @@ def convention_kwargs(model: str, convention: str) -> dict[str, bool]:
     ``"reset_after"`` means ``reset_after=True`` for the GRUs and ``double_bias=True``
     for the baselines.
 
-    >>> convention_kwargs("gru1", "reset_after"), convention_kwargs("lstm", "paper")
-    ({'reset_after': True}, {'double_bias': False})
+    >>> convention_kwargs("gru1", "reset_after")
+    {'reset_after': True}
+    >>> convention_kwargs("lstm", "paper")
+    {'double_bias': False}
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {list(CONVENTIONS)}")

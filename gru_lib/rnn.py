@@ -438,7 +438,8 @@ class GRU(GRUOptions, RecurrentStack):
 
     Examples
     --------
-    >>> gru = GRU(28, 100, batch_first=True, variant="gru1", activation="relu")
+    >>> gru = GRU(28, 100, batch_first=True, variant="gru1",
+    ...           activation="relu")
     >>> out, h_n = gru(torch.randn(32, 28, 28))
     >>> out.shape, h_n.shape
     (torch.Size([32, 28, 100]), torch.Size([1, 32, 100]))

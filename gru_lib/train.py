@@ -836,10 +836,12 @@ def train_stack(
     while the others go on. A diverged model's result has ``stopped`` set (no
     exception is raised for it). Other arguments as in :func:`train`.
 
-    >>> cfgs = [TrainConfig(task="toy", model="gru2", lr=lr, epochs=1, hidden_size=8) for lr in (1e-3, 1e-4)]
+    >>> cfgs = [TrainConfig(task="toy", model="gru2", lr=lr, epochs=1,
+    ...                     hidden_size=8) for lr in (1e-3, 1e-4)]
     >>> x, y = torch.rand(64, 5, 3), torch.randint(0, 10, (64,))
     >>> data = SequenceData(x, y, x[:16], y[:16], num_classes=10)
-    >>> [r["history"][-1]["lr"] for r in train_stack(cfgs, data, progress=False)]
+    >>> results = train_stack(cfgs, data, progress=False)
+    >>> [r["history"][-1]["lr"] for r in results]
     [0.001, 0.0001]
     """
     results, _ = _train_members(configs, data, outs, resume=resume, overwrite=overwrite, progress=progress,
