@@ -46,7 +46,7 @@ class GRUOptions:
 
     @property
     def update_rule(self) -> str:
-        """``"paper"`` or ``"cho"``: which of ``h_{t-1}`` and ``h̃_t`` the update gate weights."""
+        """Which of ``h_{t-1}`` and ``h̃_t`` the update gate weights, ``"paper"`` or ``"cho"``."""
         return self.spec.update_rule
 
 
@@ -75,7 +75,8 @@ class GRUCell(GRUOptions, nn.Module):
     .. math::
 
         \tilde h_t = g\bigl(W_h x_t + b_h + r_t \odot (U_h h_{t-1} + b'_h)\bigr),
-        \qquad h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t.
+
+        h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t.
 
     Inputs: ``input, hx``
         * **input**: :math:`(N, m)`, or :math:`(m)` unbatched.
@@ -90,8 +91,10 @@ class GRUCell(GRUOptions, nn.Module):
 
     Parameters
     ----------
-    input_size, hidden_size:
-        ``m`` and ``n``.
+    input_size:
+        The number of input features, :math:`m`.
+    hidden_size:
+        The number of hidden units, :math:`n`.
     bias:
         Whether to use biases at all (``False`` removes every bias, the candidate's too).
     variant:

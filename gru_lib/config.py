@@ -256,11 +256,15 @@ class TrainConfig:
     threads: Optional[int] = None
     eval_batch_size: int = 1000
 
-    #: fields that may change between a run and its resumption
-    #: (``implementation`` is the engine: the same model, its arithmetic equal to float tolerance)
+    #: The fields that may change between a run and its resumption (``implementation``
+    #: is the engine: the same model, its arithmetic equal to float tolerance).
     RESUMABLE_CHANGES = ("epochs", "device", "threads", "eval_batch_size", "implementation")
 
-    #: Upper bounds of the sizes (a larger value is a typo, or a model that cannot fit in memory).
+    #: Upper bounds of ``epochs``, ``batch_size``, ``eval_batch_size``, ``hidden_size``
+    #: and ``embedding_dim``, by name: a larger value is a typo, or a model that cannot
+    #: fit in memory. A setting above its bound raises ``ValueError`` naming the bound.
+    #:
+    #: :meta hide-value:
     LIMITS = {"epochs": 1_000_000, "batch_size": 1 << 20, "eval_batch_size": 1 << 20, "hidden_size": 1 << 16,
               "embedding_dim": 1 << 16}
 

@@ -61,9 +61,10 @@ def flip_update_rule(gru: GRU) -> GRU:
 
     .. math::
 
-        (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t
-        = z'_t \odot h_{t-1} + (1 - z'_t) \odot \tilde h_t,
-        \qquad z'_t = \sigma(-a_t) = 1 - z_t.
+        & (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t \\
+        & \quad = z'_t \odot h_{t-1} + (1 - z'_t) \odot \tilde h_t,
+
+        z'_t = \sigma(-a_t) = 1 - z_t.
 
     See :meth:`gru_lib.GRU.with_update_rule`.
     """
@@ -135,9 +136,12 @@ def from_keras(
 
     Parameters
     ----------
-    kernel, recurrent_kernel, bias:
-        ``layer.get_weights()``: arrays of shapes ``(m, 3n)``, ``(n, 3n)`` and ``(3n,)``
-        or ``(2, 3n)``; ``bias=None`` for ``use_bias=False``.
+    kernel:
+        The input kernel, ``(m, 3n)``: the first array of ``layer.get_weights()``.
+    recurrent_kernel:
+        The recurrent kernel, ``(n, 3n)``: the second array.
+    bias:
+        The third array, ``(3n,)`` or ``(2, 3n)``; ``None`` for ``use_bias=False``.
     reset_after:
         Keras's flag; inferred from the bias shape when ``None`` (a ``(2, 3n)`` bias
         means ``reset_after=True``).

@@ -80,7 +80,15 @@ __all__ = [
 SUBSET_SEED = 2017
 
 
-#: Preset settings per task. "quick" was sized on two CPU cores (see results/README.md).
+#: The settings of each preset and task, ``PRESETS[preset][task]``, with ``epochs``,
+#: ``batch_size``, ``train_limit`` and ``test_limit`` (``None``: all the data). ``"paper"`` is the
+#: paper's protocol (Table 0): every example, the paper's epochs and batch size.
+#: ``"quick"`` keeps the batch size and trains for a few epochs on a fixed random
+#: subset of each split (:data:`SUBSET_SEED`), sized so that a run takes at most about two
+#: minutes on two CPU cores (see ``results/README.md``). Explicit settings override a
+#: preset's.
+#:
+#: :meta hide-value:
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {t: {"epochs": 100, "batch_size": 32, "train_limit": None, "test_limit": None} for t in TASKS},
     "quick": {
@@ -243,8 +251,9 @@ def run_experiment(
     ``overwrite`` and ``checkpoint_dir`` as in :func:`gru_lib.train.train`. The settings, the
     device and the files at ``out`` are checked before the data is loaded.
 
-    >>> result = run_experiment("mnist-row", "gru2", preset="quick")   # doctest: +SKIP
-    >>> result["history"][-1]["test_acc"]                              # doctest: +SKIP
+    For example, ``run_experiment("mnist-row", "gru2", preset="quick")`` trains GRU2
+    on row-wise MNIST at the quick preset (it reads or downloads the data), and
+    ``result["history"][-1]["test_acc"]`` is its test accuracy after the last epoch.
     """
     config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
     if data is not None:
@@ -283,7 +292,10 @@ def _check_grid_lists(**lists: Sequence) -> None:
 #: The paper's grid as grids of this package, Tables 1–3 (``gru_lib.paper.TABLES``)
 #: and the row-wise MNIST table the paper did not print (GRU0–GRU3 × tanh, ReLU ×
 #: η ∈ {1e-3, 1e-4}), each ``task``, ``activations``, ``lrs``, in the order of their
-#: cost per model (row-wise first, pixel-wise last).
+#: cost per model (row-wise first, pixel-wise last). Each grid is a dict with its
+#: ``name`` (``"Table 1"`` …), ``task``, ``activations`` and ``lrs``.
+#:
+#: :meta hide-value:
 PAPER_GRIDS: tuple[dict[str, Any], ...] = (
     {"name": "row-wise MNIST", "task": "mnist-row", "activations": ("tanh", "relu"), "lrs": (1e-3, 1e-4)},
     *({"name": f"Table {n}", "task": t.task, "activations": (t.activation,), "lrs": tuple(t.lrs)}

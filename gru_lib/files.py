@@ -112,7 +112,8 @@ class RunFileError(ValueError):
     ``fault`` with advice of its own.
     """
 
-    def __init__(self, fault: str, advice: str = "") -> None:
+    # no "-> None" (implied for __init__): autodoc would print it as the exception's "Return type"
+    def __init__(self, fault: str, advice: str = ""):
         self.fault, self.advice = fault, advice
         super().__init__(f"{fault} {advice}" if advice else fault)
 

@@ -1,14 +1,31 @@
-"""The GRU formula, once: one time step, and a whole sequence with a hand-written backward.
+r"""The GRU formula, once: one time step, and a whole sequence with a hand-written backward.
 
-Notation (Dey & Salem 2017, eqs 8–17), for one layer with ``n`` hidden units and
-``m`` inputs, time ``t``, batch rows as leading dimension::
+Notation (Dey & Salem 2017, eqs 8–17), for one layer with :math:`n` hidden units and
+:math:`m` inputs, time :math:`t`, batch rows as leading dimension. The update gate
+(eqs 10, 12, 14, 16) and the reset gate (eqs 11, 13, 15, 17):
 
-    z_t  = σ([W_z x_t] + [U_z h_{t-1}] + [b_z])        update gate   (10, 12, 14, 16)
-    r_t  = σ([W_r x_t] + [U_r h_{t-1}] + [b_r])        reset gate    (11, 13, 15, 17)
-    h̃_t = g(W_h x_t + U_h (r_t ⊙ h_{t-1}) + b_h)       candidate, reset *before* U_h  (9)
-    h̃_t = g(W_h x_t + b_h + r_t ⊙ (U_h h_{t-1} + b'_h))  candidate, reset *after* U_h
-    h_t  = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t             update rule "paper" (8)
-    h_t  = z_t ⊙ h_{t-1} + (1 - z_t) ⊙ h̃_t             update rule "cho"
+.. math::
+
+    z_t = \sigma\bigl([W_z x_t] + [U_z h_{t-1}] + [b_z]\bigr)
+
+    r_t = \sigma\bigl([W_r x_t] + [U_r h_{t-1}] + [b_r]\bigr)
+
+The candidate, with the reset before :math:`U_h` (eq. 9) or after it
+(``reset_after=True``):
+
+.. math::
+
+    \tilde h_t = g\bigl(W_h x_t + U_h (r_t \odot h_{t-1}) + b_h\bigr)
+
+    \tilde h_t = g\bigl(W_h x_t + b_h + r_t \odot (U_h h_{t-1} + b'_h)\bigr)
+
+The new state, with the update rule ``"paper"`` (eq. 8) or ``"cho"``:
+
+.. math::
+
+    h_t = (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t
+
+    h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t
 
 The bracketed gate terms are present or absent according to the variant
 (:mod:`gru_lib.variants`). Parameters use PyTorch's row-block order ``r, z, h``:
@@ -203,9 +220,14 @@ def gru_step(
         (see :func:`fold_biases`); ``(K, batch, ·)`` for a stack.
     h:
         The previous state ``h_{t-1}``, shape ``(batch, n)``; ``(K, batch, n)`` for a stack.
-    weight_hh, bias_rec, gate_const:
-        ``(rows, n)``, ``(rows,)``, ``(2n,)``; for a stack ``(K, rows, n)`` and
-        ``(K, 1, rows)``, ``(K, 1, 2n)`` (the biases broadcast over the batch).
+    weight_hh:
+        The recurrent weights, ``(rows, n)``; ``(K, rows, n)`` for a stack.
+    bias_rec:
+        The bias added to the recurrent product (:func:`fold_biases`), ``(rows,)``;
+        ``(K, 1, rows)`` for a stack, so that it broadcasts over the batch.
+    gate_const:
+        The gates' constant pre-activation (GRU3, :func:`fold_biases`), ``(2n,)``;
+        ``(K, 1, 2n)`` for a stack.
 
     Returns
     -------
@@ -561,7 +583,8 @@ def gru_sequence(
 
     .. math::
 
-        h_t[:b_t] = \mathrm{step}(x_t, h_{t-1}[:b_t]), \qquad
+        h_t[:b_t] = \mathrm{step}(x_t, h_{t-1}[:b_t]),
+
         h^{(i)}_{\text{final}} = h^{(i)}_{\ell_i}
 
     where ``ℓ_i`` is row ``i``'s length. ``output`` is packed like ``x``,

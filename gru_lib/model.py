@@ -106,6 +106,11 @@ class SequenceClassifier(nn.Module):
         return self.num_classes == 2
 
     def forward(self, x: Tensor) -> Tensor:
+        """Logits for a batch: ``(B, num_classes)``, or ``(B,)`` for two classes.
+
+        ``x`` is ``(B, T, m)`` floats, or ``(B, T)`` token indices when the model
+        has an embedding.
+        """
         if self.embedding is not None:
             x = self.embedding(x)
         if self.dropout_at == "input" and self.training and self.dropout > 0:
@@ -153,8 +158,10 @@ def build_model(
         ``"gru0"`` … ``"gru3"``, ``"lstm"``, ``"rnn"`` or ``"mgu"``.
     input_size:
         Features per step; with ``num_embeddings`` the embedding's dimension.
-    hidden_size, activation:
-        ``n`` and the candidate's ``g`` (``"tanh"`` or ``"relu"``).
+    hidden_size:
+        The number of hidden units, ``n``.
+    activation:
+        The candidate's ``g``, ``"tanh"`` or ``"relu"``.
     num_classes:
         10 for MNIST (softmax), 2 for IMDB (one logistic unit).
     num_embeddings:
@@ -166,7 +173,8 @@ def build_model(
 
     Examples
     --------
-    >>> m = build_model("gru1", input_size=28, hidden_size=100, num_classes=10)
+    >>> m = build_model("gru1", input_size=28, hidden_size=100,
+    ...                 num_classes=10)
     >>> recurrent_param_count(m)
     33100
     """
@@ -251,8 +259,11 @@ class StackedClassifier(nn.Module):
         The models, all built by :func:`build_model` with the same settings apart
         from their weights. They are copied; the stack does not share their tensors.
 
-    Inputs: ``x``, ``(K, B, T, m)`` floats or ``(K, B, T)`` token indices.
-    Outputs: ``(K, B, num_classes)`` logits, or ``(K, B)`` for two classes.
+    Notes
+    -----
+    ``forward`` takes ``x`` of shape ``(K, B, T, m)`` (floats) or ``(K, B, T)``
+    (token indices) and returns logits of shape ``(K, B, num_classes)``, or
+    ``(K, B)`` for two classes.
     """
 
     #: Whether an embedding's weight gets a sparse gradient (see above).
@@ -350,4 +361,5 @@ class StackedClassifier(nn.Module):
         return self.template.predict(logits)
 
     def extra_repr(self) -> str:
+        """``K x`` the single model's representation, as ``print(stack)`` shows it."""
         return f"{self.size} x {self.template!r}".replace("\n", "\n  ")

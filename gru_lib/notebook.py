@@ -48,7 +48,8 @@ def listing(names: list[str]) -> str:
 def numel(module: nn.Module) -> int:
     """The number of trainable parameters of a module, as a model summary reports it.
 
-    >>> numel(torch.nn.GRU(1, 100))   # 3(n² + nm + 2n): PyTorch keeps two bias vectors
+    >>> # 3(n² + nm + 2n): PyTorch keeps two bias vectors
+    >>> numel(torch.nn.GRU(1, 100))
     30900
     """
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -44,8 +44,10 @@ class StackedRMSprop:
         The stack's parameters, each with the model dimension first.
     lr:
         ``K`` learning rates.
-    alpha, eps:
-        torch's names for the decay of the mean square and the term added to its root.
+    alpha:
+        The decay of the running mean of squared gradients (torch's name; Keras's ``rho``).
+    eps:
+        The term added to its square root (torch's name; Keras's ``epsilon``).
     """
 
     def __init__(self, params: Sequence[nn.Parameter], lr: Sequence[float], *, alpha: float, eps: float) -> None:

@@ -29,7 +29,12 @@ from typing import Optional
 
 __all__ = ["PaperTable", "TABLE0", "TABLES", "EQ18", "paper_accuracy", "paper_table_for", "paper_params"]
 
-#: Table 0, "Network model characteristics", per task (our task names).
+#: Table 0, "Network model characteristics", per task (our task names):
+#: ``TABLE0[task]`` holds the number of hidden units, the gates' and the candidate's
+#: activations, the cost function, the number of epochs, the optimiser, the dropout
+#: rate and the batch size, as the paper prints them.
+#:
+#: :meta hide-value:
 TABLE0: dict[str, dict] = {
     task: {
         "hidden_units": hidden,
@@ -48,7 +53,12 @@ TABLE0: dict[str, dict] = {
     )
 }
 
-#: Eq. (18) as printed, in LaTeX (the rate of epoch n from the cost of epoch n − 1).
+#: Eq. (18) as printed, as a LaTeX string; it gives the rate of epoch :math:`n` from
+#: the cost of epoch :math:`n - 1`,
+#:
+#: .. math:: \eta(n) = \eta \times e^{-\mathrm{cost}(n-1)}
+#:
+#: :meta hide-value:
 EQ18 = r"\eta(n) = \eta \times e^{-\mathrm{cost}(n-1)}"
 
 

@@ -34,7 +34,11 @@ from .variants import VARIANTS
 __all__ = ["CONVENTIONS", "MODELS", "MODEL_LABELS", "convention_kwargs", "count_params", "count_formula"]
 
 MODELS = (*VARIANTS, "lstm", "rnn", "mgu")
-#: The name that tables, figures and menus show for each of :data:`gru_lib.MODELS`.
+#: The name that tables, figures and menus show for each of :data:`gru_lib.MODELS`:
+#: ``"GRU0"`` … ``"GRU3"`` (:attr:`gru_lib.Variant.label`), ``"LSTM"``,
+#: ``"simple RNN"`` and ``"MGU"``.
+#:
+#: :meta hide-value:
 MODEL_LABELS = {**{k: v.label for k, v in VARIANTS.items()}, "lstm": "LSTM", "rnn": "simple RNN", "mgu": "MGU"}
 #: The two bias conventions. ``"paper"`` has one bias vector per gate and candidate
 #: (Dey & Salem; Keras ``reset_after=False``), ``"reset_after"`` two (PyTorch,
@@ -72,8 +76,10 @@ def count_params(
     ----------
     model:
         ``"gru0"`` … ``"gru3"``, ``"lstm"``, ``"rnn"`` or ``"mgu"``.
-    hidden_size, input_size:
-        ``n`` and ``m``.
+    hidden_size:
+        The number of hidden units, ``n``.
+    input_size:
+        The number of input features, ``m``.
     reset_after:
         GRUs only: ``True`` for the PyTorch / cuDNN / Keras ``reset_after=True`` form,
         whose second bias vector adds ``n`` per bias vector.
@@ -87,7 +93,8 @@ def count_params(
     --------
     >>> count_params("gru0", 100, 1), count_params("gru3", 128, 128)
     (30600, 33152)
-    >>> count_params("gru0", 32, 32, reset_after=True)   # Keras GRU(32) on 32 features
+    >>> # Keras GRU(32) on 32 features
+    >>> count_params("gru0", 32, 32, reset_after=True)
     6336
     """
     if not isinstance(model, str) or model.lower() not in MODELS:
@@ -127,8 +134,10 @@ def convention_kwargs(model: str, convention: str) -> dict[str, bool]:
     ``"reset_after"`` means ``reset_after=True`` for the GRUs and ``double_bias=True``
     for the baselines.
 
-    >>> convention_kwargs("gru1", "reset_after"), convention_kwargs("lstm", "paper")
-    ({'reset_after': True}, {'double_bias': False})
+    >>> convention_kwargs("gru1", "reset_after")
+    {'reset_after': True}
+    >>> convention_kwargs("lstm", "paper")
+    {'double_bias': False}
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {list(CONVENTIONS)}")

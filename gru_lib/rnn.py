@@ -209,8 +209,9 @@ class RecurrentStack(nn.Module):
     # -- torch.nn.RNNBase's public interface --------------------------------------
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
-        """The parameters as ``torch.nn.RNNBase.all_weights`` lists them: one list per
-        layer and direction (``l0``, ``l0_reverse``, ``l1``, …), each in the order
+        """The parameters as ``torch.nn.RNNBase.all_weights`` lists them.
+
+        One list per layer and direction (``l0``, ``l0_reverse``, ``l1``, …), each in the order
         ``weight_ih, weight_hh, bias_ih, bias_hh`` (those that exist)."""
         return [
             list(self.layer_parameters(layer, d).values())
@@ -381,8 +382,8 @@ class GRU(GRUOptions, RecurrentStack):
     Inputs: ``input, hx``
         * **input**: :math:`(L, N, m)`, :math:`(N, L, m)` with ``batch_first=True``,
           or :math:`(L, m)` unbatched.
-        * **hx**: :math:`(D \cdot \text{num\_layers}, N, n)`, or
-          :math:`(D \cdot \text{num\_layers}, n)` unbatched; zeros when omitted.
+        * **hx**: :math:`(D \cdot \mathrm{num\_layers}, N, n)`, or
+          :math:`(D \cdot \mathrm{num\_layers}, n)` unbatched; zeros when omitted.
 
     Outputs: ``output, h_n``
         * **output**: :math:`(L, N, D \cdot n)`, :math:`(N, L, D \cdot n)` with
@@ -437,7 +438,8 @@ class GRU(GRUOptions, RecurrentStack):
 
     Examples
     --------
-    >>> gru = GRU(28, 100, batch_first=True, variant="gru1", activation="relu")
+    >>> gru = GRU(28, 100, batch_first=True, variant="gru1",
+    ...           activation="relu")
     >>> out, h_n = gru(torch.randn(32, 28, 28))
     >>> out.shape, h_n.shape
     (torch.Size([32, 28, 100]), torch.Size([1, 32, 100]))

@@ -151,7 +151,8 @@ KERAS_RMSPROP = {"alpha": 0.9, "eps": 1e-7}
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the run was stopped."""
 
-    def __init__(self, epoch: int, batch: int, value: float) -> None:
+    # no "-> None" (implied for __init__): autodoc would print it as the exception's "Return type"
+    def __init__(self, epoch: int, batch: int, value: float):
         self.epoch, self.batch, self.value = epoch, batch, value
         super().__init__(
             f"the training loss became {value} in epoch {epoch} (by batch {batch}); the run was stopped. "
@@ -778,13 +779,14 @@ def train(
 
     Returns
     -------
-    dict with ``format``, ``complete``, ``config``, ``data``, ``params``,
-    ``params_total``, ``history`` (one dict per epoch: ``epoch``, ``lr``,
-    ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``, ``seconds``,
-    ``train_seconds``, ``stack_size``, with ``eval_train``
-    ``train_eval_loss``/``train_eval_acc``, and for GRU variants whose gates have a bias
-    ``gate_bias`` (:func:`gate_bias_summary`)), ``provenance`` and ``stopped``
-    (``None``, or why a run stopped early).
+    dict
+        The result, with the keys ``format``, ``complete``, ``config``, ``data``,
+        ``params``, ``params_total``, ``history``, ``provenance`` and ``stopped``
+        (``None``, or why a run stopped early). ``history`` has one dict per epoch:
+        ``epoch``, ``lr``, ``train_loss``, ``train_acc``, ``test_loss``,
+        ``test_acc``, ``seconds``, ``train_seconds`` and ``stack_size``; with
+        ``eval_train`` also ``train_eval_loss`` and ``train_eval_acc``, and for GRU
+        variants whose gates have a bias ``gate_bias`` (:func:`gate_bias_summary`).
 
     Raises
     ------
@@ -797,8 +799,10 @@ def train(
     RunFileError
         A file at ``out`` or its checkpoint is not ``gru_lib``'s, is unreadable or
         damaged, or cannot be written (checked before training starts).
-    ValueError, TypeError
+    ValueError
         Settings that cannot run here (:func:`preflight`).
+    TypeError
+        A setting of the wrong type (:func:`preflight`).
     """
     results, errors = _train_members([config], data, [out], resume=resume, overwrite=overwrite, progress=progress,
                                      deterministic=deterministic, command=command, extra=extra,
@@ -832,10 +836,12 @@ def train_stack(
     while the others go on. A diverged model's result has ``stopped`` set (no
     exception is raised for it). Other arguments as in :func:`train`.
 
-    >>> cfgs = [TrainConfig(task="toy", model="gru2", lr=lr, epochs=1, hidden_size=8) for lr in (1e-3, 1e-4)]
+    >>> cfgs = [TrainConfig(task="toy", model="gru2", lr=lr, epochs=1,
+    ...                     hidden_size=8) for lr in (1e-3, 1e-4)]
     >>> x, y = torch.rand(64, 5, 3), torch.randint(0, 10, (64,))
     >>> data = SequenceData(x, y, x[:16], y[:16], num_classes=10)
-    >>> [r["history"][-1]["lr"] for r in train_stack(cfgs, data, progress=False)]
+    >>> results = train_stack(cfgs, data, progress=False)
+    >>> [r["history"][-1]["lr"] for r in results]
     [0.001, 0.0001]
     """
     results, _ = _train_members(configs, data, outs, resume=resume, overwrite=overwrite, progress=progress,

@@ -64,8 +64,8 @@ class Variant:
     def gate_latex(self, gate: str = "z") -> str:
         """LaTeX for one gate of this variant in the paper's notation.
 
-        >>> VARIANTS["gru1"].gate_latex("r")
-        'r_t = \\\\sigma(U_r h_{t-1} + b_r)'
+        >>> print(VARIANTS["gru1"].gate_latex("r"))
+        r_t = \\sigma(U_r h_{t-1} + b_r)
         """
         if gate not in ("z", "r"):
             raise ValueError(f"gate must be 'z' or 'r', got {gate!r}")

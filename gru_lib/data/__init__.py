@@ -9,11 +9,12 @@
 
 Files are looked for in the data directory (:func:`resolve_data_dir`): the
 ``data_dir`` argument, else ``$GRU_LIB_DATA_DIR``, else ``~/.cache/gru_lib``
-(``$XDG_CACHE_HOME/gru_lib``)::
+(``$XDG_CACHE_HOME/gru_lib``):
 
-    mnist/train-images-idx3-ubyte.gz   mnist/train-labels-idx1-ubyte.gz
-    mnist/t10k-images-idx3-ubyte.gz    mnist/t10k-labels-idx1-ubyte.gz
-    aclImdb_v1.tar.gz  or  aclImdb_v1_labeled.tar.gz  or  aclImdb/
+* MNIST: ``mnist/train-images-idx3-ubyte.gz``, ``mnist/train-labels-idx1-ubyte.gz``,
+  ``mnist/t10k-images-idx3-ubyte.gz`` and ``mnist/t10k-labels-idx1-ubyte.gz``;
+* IMDB: ``aclImdb_v1.tar.gz``, or ``aclImdb_v1_labeled.tar.gz``, or an extracted
+  ``aclImdb/``.
 
 Every file is checked against its canonical sha256 before it is read
 (:class:`DataIntegrityError` otherwise). Missing files are downloaded into the data

@@ -34,6 +34,8 @@ class CheckResult:
     exercise:
         Which checker produced it.
 
+    Notes
+    -----
     ``bool(result)`` is ``result.passed``; ``repr(result)`` is the line a notebook shows.
     """
 

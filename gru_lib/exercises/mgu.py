@@ -22,16 +22,20 @@ def _mgu_step_ref(mgu: MGU, x: Tensor, h: Tensor) -> Tensor:
 
 
 def check_mgu_step(fn: Callable[[Tensor, Tensor, dict], Tensor]) -> CheckResult:
-    """Check your ``fn(x, h, params) -> h_new``: one step of the minimal gated unit.
+    r"""Check your ``fn(x, h, params) -> h_new``: one step of the minimal gated unit.
 
     ``params`` has ``W_f``, ``U_f``, ``b_f`` (the forget gate) and ``W_h``, ``U_h``,
     ``b_h`` (the candidate), shapes and row-vector convention as in the GRU
     exercises; the MGU of :class:`gru_lib.MGU` (Zhou et al. 2016, with the
-    paper's update rule) is the reference::
+    paper's update rule) is the reference:
 
-        f_t  = σ(W_f x_t + U_f h_{t-1} + b_f)
-        h̃_t = tanh(W_h x_t + U_h (f_t ⊙ h_{t-1}) + b_h)
-        h_t  = (1 − f_t) ⊙ h_{t-1} + f_t ⊙ h̃_t
+    .. math::
+
+        f_t = \sigma(W_f x_t + U_f h_{t-1} + b_f)
+
+        \tilde h_t = \tanh\bigl(W_h x_t + U_h (f_t \odot h_{t-1}) + b_h\bigr)
+
+        h_t = (1 - f_t) \odot h_{t-1} + f_t \odot \tilde h_t
     """
     name = "MGU step"
     keys = param_keys("mgu")

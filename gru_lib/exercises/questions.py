@@ -67,7 +67,11 @@ def _count_hint_numeric(got: float, want: float) -> str:
     return "too small"
 
 
-#: The questions of :func:`check_answer`, by id; ``QUESTIONS[id].text`` is the question.
+#: The questions of :func:`check_answer`, by id. ``sorted(QUESTIONS)`` lists the ids,
+#: ``QUESTIONS[id].text`` is the question and ``QUESTIONS[id].answer()`` computes its
+#: answer with ``gru_lib``.
+#:
+#: :meta hide-value:
 QUESTIONS: dict[str, Question] = {
     "imdb-input-size": Question(
         "Table 2 lists 65920 parameters for GRU1 with n = 128 hidden units. What input size m does that imply?",
