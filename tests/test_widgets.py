@@ -239,3 +239,22 @@ def test_ipywidgets_explorer_rejects_bad_arguments():
         widgets.parameter_explorer(model="gru7")
     with pytest.raises(ValueError, match="convention"):
         widgets.parameter_explorer(convention="keras")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [358, 300])
+def test_static_explorer_fits_a_phone_column(chromium, width):
+    """At a phone's column width (390 px less the page's margins) no control runs out of the box."""
+    page = chromium.new_page(viewport={"width": width + 32, "height": 800})
+    try:
+        page.set_content(f'<!doctype html><html><body style="margin:0 16px"><div style="width:{width}px">'
+                         f"{widgets.explorer_html(convention='reset_after')}</div></body></html>")
+        box = page.locator(".gru-pc").bounding_box()
+        right = box["x"] + box["width"]
+        for key in ("model", "convention", "n", "m", "layers", "bidirectional"):
+            control = page.get_by_test_id(f"pc-{key}").bounding_box()
+            end = control["x"] + control["width"]
+            assert end <= right, f"pc-{key} ends at {end:.0f} px, the explorer's box at {right:.0f} px"
+        assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)(document.querySelector('.gru-pc'))")
+    finally:
+        page.close()
