@@ -525,3 +525,36 @@ def test_exercise_notebook_shows_no_solution():
     headings = sum(len(re.findall(r"^### Exercise \d+", s, re.M)) for s in shown)
     links = sum("solution is on" in s for s in shown)
     assert headings == exercises == links == 8
+
+
+def _paragraph_with_math(text_after: str):
+    from docutils import nodes
+    from docutils.utils import new_document
+    from docutils.frontend import get_default_settings
+    from docutils.parsers.rst import Parser
+
+    document = new_document("test", get_default_settings(Parser))
+    para = nodes.paragraph("", "", nodes.Text("with "), nodes.math("m = 128", "m = 128"), nodes.Text(text_after))
+    document += para
+    return document, para
+
+
+@pytest.mark.parametrize("after, glued, rest", [(". The rest", ".", " The rest"), (".", ".", None),
+                                                ("), then", "),", " then"), (" and more", None, " and more")])
+def test_a_formula_keeps_its_punctuation(after, glued, rest):
+    """Punctuation right after an inline formula joins it in a no-wrap span; other text stays."""
+    from docutils import nodes
+
+    document, para = _paragraph_with_math(after)
+    transform = book_html.MathKeepsItsPunctuation(document)
+    transform.run()
+    spans = list(para.findall(nodes.inline))
+    if glued is None:
+        assert not spans and para.astext() == "with m = 128" + after
+        return
+    (span,) = spans
+    assert span["classes"] == ["math-nowrap"]
+    assert isinstance(span[0], nodes.math) and span[1].astext() == glued
+    assert para.astext() == "with m = 128" + after
+    tail = para[para.index(span) + 1:]
+    assert (tail[0].astext() if tail else None) == rest

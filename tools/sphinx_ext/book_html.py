@@ -1,7 +1,7 @@
 """Sphinx extension: fixes to the HTML pages that Jupyter Book 1 writes.
 
 Loaded from ``_config.yml`` (``sphinx: local_extensions``). It changes which scripts
-a page loads, and nothing else:
+a page loads and how its text is laid out, not what it says:
 
 1. **Each script once.** sphinx-thebe's inline configuration (and
    sphinx-togglebutton's) can be registered twice; the page then declares
@@ -34,6 +34,10 @@ a page loads, and nothing else:
    (sphinx-book-theme 1.3, pydata-sphinx-theme 0.17), the pydata theme's default
    ``navbar_persistent`` puts a second search box in an otherwise empty bar across the
    top of every page. The sidebar has the book's search box; the bar is dropped.
+
+6. **A formula keeps its punctuation.** An inline formula and the punctuation right after
+   it (``$m = 128$.``) are wrapped in one ``span.math-nowrap``, so that the full stop or
+   comma never starts a line of its own (:class:`MathKeepsItsPunctuation`).
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from docutils import nodes
 from sphinx.errors import ExtensionError
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "node_modules"
@@ -182,7 +188,47 @@ def _copy_vendored(app, exception) -> None:
         copy_vendored(Path(app.outdir) / "_static")
 
 
+#: What may follow a formula closely and must stay on its line.
+PUNCTUATION = ".,;:!?)]\u2019\u201d"
+
+
+class MathKeepsItsPunctuation(SphinxPostTransform):
+    """Wrap each inline formula and the punctuation that follows it in one no-wrap span.
+
+    A browser may break a line between an inline formula and the text after it, so a
+    sentence ending in ``$m = 128$.`` can show its full stop alone at the start of the
+    next line. The span (``math-nowrap`` in ``static/book.css``) keeps the two together.
+    Runs on the pages' doctrees, so the chapters' generated Markdown outputs are covered.
+    """
+
+    default_priority = 400
+    formats = ("html",)
+
+    def run(self, **kwargs: Any) -> None:
+        for math in list(self.document.findall(nodes.math)):
+            parent = math.parent
+            if parent is None:
+                continue
+            after = parent.index(math) + 1
+            if after >= len(parent) or not isinstance(parent[after], nodes.Text):
+                continue
+            text = str(parent[after])
+            n = len(text) - len(text.lstrip(PUNCTUATION))
+            if n == 0:
+                continue
+            rest = text[n:]
+            if rest:
+                parent[after] = nodes.Text(rest)
+            else:
+                del parent[after]
+            glue = nodes.inline(classes=["math-nowrap"])
+            parent.replace(math, glue)
+            glue += math
+            glue += nodes.Text(text[:n])
+
+
 def setup(app):
+    app.add_post_transform(MathKeepsItsPunctuation)
     # late: after the theme and the other extensions have added their scripts
     app.connect("html-page-context", _fix_scripts, priority=900)
     app.connect("config-inited", one_search_box)
