@@ -59,7 +59,10 @@ __all__ = [
     "static_explorer",
 ]
 
-#: What the convention menu shows for each of :data:`gru_lib.params.CONVENTIONS`.
+#: What the convention menu shows for each of :data:`gru_lib.params.CONVENTIONS`: the
+#: number of bias vectors and the libraries that use each convention.
+#:
+#: :meta hide-value:
 CONVENTION_LABELS = {
     "paper": "one bias per gate (paper; Keras reset_after=False)",
     "reset_after": "two bias vectors (PyTorch, cuDNN; Keras reset_after=True)",
@@ -75,7 +78,10 @@ def _menu_label(model: str) -> str:
     return label
 
 
-#: What the model menu shows for each model name of :func:`gru_lib.count_params`.
+#: What the model menu shows for each model name of :func:`gru_lib.count_params`: its label,
+#: and for a GRU variant the signals that drive its gates.
+#:
+#: :meta hide-value:
 MODEL_LABELS = {model: _menu_label(model) for model in MODELS}
 
 #: Limits of the number fields (BigInt arithmetic in the page keeps counts exact).
@@ -103,7 +109,8 @@ def explorer_count(
     ``convention="reset_after"`` means ``reset_after=True`` for the GRUs and
     ``double_bias=True`` for the baselines.
 
-    >>> explorer_count("gru0", 32, 32, "reset_after")   # Keras GRU(32) on 32 features
+    >>> # Keras GRU(32) on 32 features:
+    >>> explorer_count("gru0", 32, 32, "reset_after")
     6336
     """
     return count_params(
