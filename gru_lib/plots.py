@@ -18,7 +18,9 @@ One style for every figure of the book: :data:`BOOK_STYLE`, set by :func:`use_bo
 inches at the inline backend's 100 dpi) is shown at its own size, so its smallest text
 (10 pt, about 14 px) is no smaller than the page's small print; wider figures are shrunk
 and should be avoided. A panel with more than four lines gets its legend outside the
-axes, below them (:func:`legend`).
+axes, below them (:func:`legend`); a reference line's note is placed clear of the data
+(:func:`reference_line`). In a notebook the figures are PNGs of twice their pixels, shown at their
+own size (:func:`figure_png`), so that thin strokes keep their weight.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ import numpy as np
 from .tasks import MODEL_ORDER as _MODEL_ORDER
 from .tasks import model_label as _label
 
-__all__ = ["BOOK_STYLE", "COLUMN_WIDTH", "legend", "plot_curves", "plot_curves_by_rate", "plot_gradient_norms",
-           "plot_gates", "plot_gate_grid", "plot_traces", "unit_order", "use_book_style"]
+__all__ = ["BOOK_STYLE", "COLUMN_WIDTH", "PIXEL_RATIO", "figure_png", "legend", "plot_curves", "plot_curves_by_rate",
+           "plot_gradient_norms", "plot_gates", "plot_gate_grid", "plot_traces", "reference_line", "unit_order",
+           "use_book_style"]
 
 #: The width of the book's text column in inches at 100 dpi (the column is about 780 px wide on a desktop).
 COLUMN_WIDTH = 7.8
@@ -64,23 +67,104 @@ LEGEND_INSIDE = 4
 
 
 def use_book_style() -> None:
-    """Set :data:`BOOK_STYLE` for the figures drawn from now on (in the notebook's kernel)."""
+    """Set :data:`BOOK_STYLE` for the figures drawn from now on (in the notebook's kernel).
+
+    In an IPython kernel the figures are also shown as PNGs of :data:`PIXEL_RATIO` times their
+    pixels, at their own size (:func:`figure_png`).
+    """
     import matplotlib
 
     matplotlib.rcParams.update(BOOK_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    if "inline" in matplotlib.get_backend():
+        # the inline backend chooses its figure formats when it is first loaded; load it now,
+        # so that it does not replace ours afterwards
+        import matplotlib_inline.backend_inline  # noqa: F401
+    from matplotlib.figure import Figure
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
 
 
-def legend(ax, handles: Optional[list] = None, labels: Optional[list] = None, **kw):
-    """A panel's legend: inside the axes for up to four entries (``LEGEND_INSIDE``), else below them in columns."""
+#: Figures are rendered with this many pixels per pixel on the page. At one, the thin strokes
+#: of "=" and "+" fall between two pixel rows and both are drawn dark, so that these signs look
+#: bold next to the letters; twice the pixels, shown at the figure's size, draw every stroke
+#: in its weight, and stay sharp on high-resolution screens.
+PIXEL_RATIO = 2
+
+
+def figure_png(fig) -> Optional[tuple[str, dict]]:
+    """``fig`` as a base64 PNG of :data:`PIXEL_RATIO` × its pixels, and the width to show it at.
+
+    The display metadata give the width only: the page scales the height with it, so that a
+    column narrower than the figure shrinks it without distorting it. ``None`` for a figure with
+    nothing drawn (the inline backend's rule).
+    """
+    import base64
+    import io
+
+    if not fig.axes and not fig.lines:
+        return None
+    buf = io.BytesIO()
+    fig.canvas.print_figure(buf, format="png", dpi=PIXEL_RATIO * fig.dpi, bbox_inches="tight",
+                            facecolor=fig.get_facecolor(), edgecolor=fig.get_edgecolor())
+    data = buf.getvalue()
+    width = int.from_bytes(data[16:20], "big")  # the PNG's IHDR chunk: width, then height
+    return base64.b64encode(data).decode("ascii"), {"width": width // PIXEL_RATIO}
+
+
+def legend(ax, handles: Optional[list] = None, labels: Optional[list] = None, *, outside: Optional[bool] = None,
+           **kw):
+    """A panel's legend: inside the axes for up to four entries (``LEGEND_INSIDE``), else below them in columns.
+
+    ``outside=True`` puts even a short legend below the axes, where it cannot cover the data;
+    ``outside=False`` keeps a long one inside.
+    """
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return None
-    if len(handles) <= LEGEND_INSIDE:
+    if not (len(handles) > LEGEND_INSIDE if outside is None else outside):
         return ax.legend(handles, labels, **kw)
     ncol = kw.pop("ncol", 2)
     kw.pop("loc", None)
     return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, **kw)
+
+
+def reference_line(ax, level: float, note: str, *, side: str = "above", color: str = "0.5", **text_kw):
+    """A dotted horizontal line at ``level`` (a chance level, say) with ``note`` beside it, clear of the data.
+
+    The note goes at the right end, ``side="above"`` everything drawn so far (lines and bands)
+    or ``"below"`` it, and the y-limits widen to make room: a note never sits on a curve.
+    Returns the note's ``Text``.
+    """
+    if side not in ("above", "below"):
+        raise ValueError(f"side must be 'above' or 'below', got {side!r}")
+    if isinstance(level, bool) or not (isinstance(level, (int, float)) and np.isfinite(level)):
+        raise ValueError(f"level must be a finite number, got {level!r}")
+    if ax.get_yscale() != "linear":
+        raise ValueError(f"reference_line places its note on a linear y-axis, not a {ax.get_yscale()} one")
+    ys = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
+    ys += [c.get_datalim(ax.transData).intervaly for c in ax.collections if len(c.get_paths())]
+    values = np.concatenate([y.ravel() for y in ys] + [np.array([level], dtype=float)])
+    values = values[np.isfinite(values)]
+    edge = values.max() if side == "above" else values.min()
+    ax.axhline(level, color=color, ls=":", lw=1)
+    lo, hi = ax.get_ylim()
+    room = 0.09 * (hi - lo)  # a line of 10-pt text on a panel about 3 inches tall
+    if side == "above" and edge + room > hi:
+        ax.set_ylim(lo, edge + room)
+    elif side == "below" and edge - room < lo:
+        ax.set_ylim(edge - room, hi)
+    return ax.annotate(note, (1, edge), xycoords=("axes fraction", "data"), xytext=(-2, 2 if side == "above" else -2),
+                       textcoords="offset points", ha="right", va="bottom" if side == "above" else "top",
+                       color="0.35", **text_kw)
+
 
 #: The colour bar of the gate heat maps: what a colour means.
 COLORBAR_LABEL = "gate value"
@@ -395,6 +479,8 @@ def plot_curves(
     """
     import matplotlib.pyplot as plt
 
+    from .report import format_lr
+
     if metric not in ("acc", "loss"):
         raise ValueError(f"metric must be 'acc' or 'loss', got {metric!r}")
     for s in splits:
@@ -415,7 +501,7 @@ def plot_curves(
     scale = 100.0 if metric == "acc" else 1.0
     for i, key in enumerate(keys):
         runs = groups[key]
-        label = f"{_label(key[1])} {key[2]} η={key[3]:g}" + (f" seed {key[4]}" if len(key) > 4 else "")
+        label = f"{_label(key[1])} {key[2]} η = {format_lr(key[3])}" + (f" seed {key[4]}" if len(key) > 4 else "")
         if len(tasks) > 1:
             label = f"{key[0]} " + label
         color = colors[i % len(colors)]

@@ -61,11 +61,13 @@ class Progress:
             self._bar = None
 
     def end_epoch(self, epochs: int, entry: dict, label: str = "") -> None:
+        """One line for the epoch, as ``key=value`` words named as in the result file: where the
+        line is wider than its window it wraps between two words, never between a name and its value."""
         if not self.enabled:
             return
         self.stream.write(
-            f"{label}epoch {entry['epoch']}/{epochs}  lr {entry['lr']:.3g}  train loss {entry['train_loss']:.4f} "
-            f"acc {entry['train_acc']:.4f}  test loss {entry['test_loss']:.4f} acc {entry['test_acc']:.4f}  "
+            f"{label}epoch {entry['epoch']}/{epochs} lr={entry['lr']:.3g} train_loss={entry['train_loss']:.4f} "
+            f"train_acc={entry['train_acc']:.4f} test_loss={entry['test_loss']:.4f} test_acc={entry['test_acc']:.4f} "
             f"{entry['seconds']:.1f}s\n")
         self.stream.flush()
 

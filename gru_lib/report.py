@@ -12,6 +12,7 @@ a table readable: the accuracy of guessing (:func:`chance_levels`).
 * :func:`chance_levels` — class frequencies of a label vector, the uniform
   guess ``1/K`` and the accuracy of always answering the most frequent class;
 * :func:`format_lr` — ``1e-3`` as ``10⁻³``; :func:`format_gap` — gaps in points, in words;
+  :func:`seeds_text` — how many seeds a table's cells average, in words;
 * :func:`rate_stalls` — the spans of epochs in which eq. (18) all but stopped a
   run, read from its recorded rates;
 * :func:`variant_gaps` — how far each variant ends from a reference variant, in
@@ -40,7 +41,8 @@ from .tasks import get_task as _task
 from .tasks import model_label as _label
 
 __all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "lr_text",
-           "paper_table_markdown", "provenance_markdown", "rate_stalls", "results_table", "summarize", "variant_gaps"]
+           "paper_table_markdown", "provenance_markdown", "rate_stalls", "results_table", "seeds_text", "summarize",
+           "variant_gaps"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MARKS = ("†", "‡", "§", "¶")
@@ -621,9 +623,23 @@ def _fmt_acc(mean: Optional[float], sd: Optional[float]) -> str:
     return s + (f" ± {100 * sd:.1f}" if sd is not None else "")
 
 
-def _fmt_lr(lr: float) -> str:
-    exp = _power_of_ten(lr)
-    return lr_text(lr) if exp is None else f"10^{exp}"
+def seeds_text(counts: Sequence[int]) -> str:
+    """How many seeds the cells of a table average, for its caption (``counts``: the seeds of each cell).
+
+    >>> seeds_text([3]), seeds_text([1]), seeds_text([2, 3])
+    ('mean ± sd over 3 seeds', '1 seed (no spread)', 'mean ± sd over 2 to 3 seeds')
+    >>> seeds_text([1, 3])
+    'mean ± sd over 1 to 3 seeds (no sd for a cell of 1 seed)'
+    """
+    values = sorted(set(counts))
+    if not values or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in values):
+        raise ValueError(f"counts must be positive numbers of seeds, got {list(counts)!r}")
+    lo, hi = values[0], values[-1]
+    if hi == 1:
+        return "1 seed (no spread)"
+    if lo == hi:
+        return f"mean ± sd over {lo} seeds"
+    return f"mean ± sd over {lo} to {hi} seeds" + (" (no sd for a cell of 1 seed)" if lo == 1 else "")
 
 
 def results_table(
@@ -695,7 +711,7 @@ def _markdown_table(rows: list[dict], task: str, activation: str, which: str, ti
     sizes = sorted({(a, b) for r in rows for a in r["train_size"] for b in r["test_size"]})
     caption = (f"**{t.description}, {activation}{'; ' + setting if setting else ''}.** Accuracy (%) at the "
                f"{'final' if which == 'final' else 'best (by test accuracy)'} epoch "
-               f"(epoch {', '.join(map(str, epochs))}), mean ± sd over {'/'.join(map(str, seeds))} seed(s); "
+               f"(epoch {', '.join(map(str, epochs))}), {seeds_text(seeds)}; "
                f"training on {', '.join(f'{a}' for a, _ in sizes)} and testing on "
                f"{', '.join(f'{b}' for _, b in sizes)} examples; preset {', '.join(presets)}. ")
     if table is not None:
@@ -705,7 +721,7 @@ def _markdown_table(rows: list[dict], task: str, activation: str, which: str, ti
         caption += "The paper has no table for this task and activation."
     head = ["Variant"]
     for lr in lrs:
-        head += [f"η={_fmt_lr(lr)} Train", f"η={_fmt_lr(lr)} Test"] + ([f"η={_fmt_lr(lr)} s/epoch"] if timing else [])
+        head += [f"η={format_lr(lr)} Train", f"η={format_lr(lr)} Test"] + ([f"η={format_lr(lr)} s/epoch"] if timing else [])
     head.append("# Params")
     lines = [caption, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in models:

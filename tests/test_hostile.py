@@ -81,7 +81,7 @@ def test_rates_that_round_alike_get_files_of_their_own(tiny, tmp_path, capsys):
     capsys.readouterr()
     assert main(["table", "--results", str(d)]) == 0
     head = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| Variant"))
-    assert "η=10^-3 Train" in head and "η=0.0010000001 Train" in head  # two columns, told apart
+    assert "η=10⁻³ Train" in head and "η=0.0010000001 Train" in head  # two columns, told apart
     assert experiments.result_filename("imdb", "gru0", "tanh", 1e-4, 2) == "imdb_gru0_tanh_lr0.0001_seed2.json"
 
 

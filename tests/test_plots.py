@@ -223,3 +223,81 @@ def test_gate_colour_bars_say_what_a_colour_means():
     fig = plot_gate_grid({"GRU0": gates, "GRU3": gates})
     assert [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"] == [COLORBAR_LABEL]
     plt.close(fig)
+
+
+def test_figure_png_has_twice_the_pixels_and_the_figures_width_only():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from gru_lib.plots import PIXEL_RATIO, figure_png
+
+    fig, ax = plt.subplots(figsize=(4.0, 2.0), dpi=100)
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("T = 100, forward + backward")
+    data, meta = figure_png(fig)
+    image = Image.open(io.BytesIO(base64.b64decode(data)))
+    assert image.format == "PNG" and list(meta) == ["width"]  # no height: a narrow column scales it
+    assert image.width == PIXEL_RATIO * meta["width"]
+    assert 300 <= meta["width"] <= 400  # 4 inches at 100 dpi, less the tight crop
+    assert figure_png(plt.figure()) is None
+    plt.close("all")
+
+
+def test_legend_outside_on_request():
+    from gru_lib.plots import legend
+
+    fig, (a, b) = plt.subplots(1, 2)
+    for ax in (a, b):
+        for i in range(6):
+            ax.plot([0, 1], [i, i], label=f"line {i}")
+    out, inside = legend(a, outside=True), legend(b, outside=False)
+    fig.canvas.draw()
+    assert out.get_window_extent().y1 <= a.get_window_extent().y0
+    assert inside.get_window_extent().y0 >= b.get_window_extent().y0
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("side", ["above", "below"])
+def test_reference_line_note_is_clear_of_lines_and_bands(side):
+    from gru_lib.plots import reference_line
+
+    fig, ax = plt.subplots(figsize=(4.0, 3.0))
+    x = np.arange(1, 4)
+    ax.plot(x, [2.29, 2.25, 2.2])
+    ax.fill_between(x, [2.28, 2.2, 2.1], [2.32, 2.31, 2.3])  # a band that reaches past the level
+    ax.plot(x, [2.0, 1.98, 1.95])
+    note = reference_line(ax, 2.303, "uniform guess: ln 10", side=side)
+    fig.canvas.draw()
+    box = note.get_window_extent()
+    to_data = ax.transData.inverted()
+    lo, hi = sorted(to_data.transform([(box.x0, box.y0), (box.x1, box.y1)])[:, 1])
+    if side == "above":
+        assert lo >= 2.32 - 1e-9 and hi <= ax.get_ylim()[1] + 1e-9
+    else:
+        assert hi <= 1.95 + 1e-9 and lo >= ax.get_ylim()[0] - 1e-9
+    assert [line.get_linestyle() for line in ax.lines][-1] == ":"
+    plt.close(fig)
+
+
+def test_reference_line_refuses_bad_arguments():
+    from gru_lib.plots import reference_line
+
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="side"):
+        reference_line(ax, 1.0, "x", side="left")
+    with pytest.raises(ValueError, match="finite"):
+        reference_line(ax, float("nan"), "x")
+    ax.set_yscale("log")
+    with pytest.raises(ValueError, match="linear"):
+        reference_line(ax, 1.0, "x")
+    plt.close(fig)
+
+
+def test_curves_write_rates_as_powers_of_ten():
+    from gru_lib.plots import plot_curves
+
+    fig = plot_curves([_result("gru0", 1e-3, 0.5)], splits=("test",))
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["GRU0 tanh η = 10⁻³"]
+    plt.close(fig)

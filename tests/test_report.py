@@ -206,3 +206,27 @@ def test_format_gap_words_one_gap_or_a_range():
     for bad in ([], [float("nan")], "0.5", [True], None):
         with pytest.raises(ValueError, match="points must be"):
             format_gap(bad)
+
+
+def test_seeds_text_says_how_many_seeds_in_words():
+    from gru_lib.report import seeds_text
+
+    assert seeds_text([3]) == "mean ± sd over 3 seeds"
+    assert seeds_text([1, 1]) == "1 seed (no spread)"
+    assert seeds_text([3, 2]) == "mean ± sd over 2 to 3 seeds"
+    assert seeds_text([1, 3]) == "mean ± sd over 1 to 3 seeds (no sd for a cell of 1 seed)"
+    for bad in ([], [0], [1.5], [True]):
+        with pytest.raises(ValueError, match="positive numbers of seeds"):
+            seeds_text(bad)
+
+
+def test_results_table_writes_rates_and_seeds_as_the_book_does():
+    from gru_lib.report import results_table
+
+    one = [_final(m, "tanh", lr, [0.9, 0.95, 0.97]) for m in ("gru0", "gru1") for lr in (1e-3, 1e-4)]
+    caption, _, head = results_table(one, "mnist-row", timing=True).splitlines()[:3]
+    assert "| η=10⁻³ Train | η=10⁻³ Test | η=10⁻³ s/epoch | η=10⁻⁴ Train |" in head and "^" not in head
+    assert "1 seed (no spread)" in caption and "seed(s)" not in caption and "/" not in caption.split(";")[0]
+    three = [_final("gru0", "tanh", 1e-3, [0.9, 0.95, a], seed=s) for s, a in enumerate((0.97, 0.98, 0.99))]
+    caption = results_table(three, "mnist-row").splitlines()[0]
+    assert "mean ± sd over 3 seeds;" in caption

@@ -320,5 +320,5 @@ def test_a_terminal_gets_a_tqdm_bar(monkeypatch):
                       "test_acc": 0.8, "seconds": 1.0})
     text = stream.getvalue()
     assert "epoch 1/2:" in text and "/100 [" in text and "ex/s" in text  # tqdm's bar (it redraws every 0.2 s)
-    assert text.rstrip().endswith("test loss 0.6000 acc 0.8000  1.0s")
+    assert text.rstrip().endswith("test_loss=0.6000 test_acc=0.8000 1.0s")
     assert not Progress(True, io.StringIO()).live  # a file or a pipe: no bar

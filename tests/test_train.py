@@ -381,7 +381,7 @@ def test_checkpoint_path():
 def test_progress_output(capsys):
     train(config(epochs=2), toy_data(), progress=True)
     err = capsys.readouterr().err
-    assert "epoch 1/2" in err and "epoch 2/2" in err and "test loss" in err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "test_loss=" in err
     train(config(epochs=1), toy_data(), progress=False)
     assert capsys.readouterr().err == ""
 
@@ -496,15 +496,16 @@ def test_results_table_markdown_and_csv(tmp_path):
     results = experiments.load_results(tmp_path)
     md = experiments.results_table(results, "imdb")
     lines = md.splitlines()
-    assert lines[2] == "| Variant | η=10^-3 Train | η=10^-3 Test | # Params |"
+    assert lines[2] == "| Variant | η=10⁻³ Train | η=10⁻³ Test | # Params |"
     assert "| GRU0 | 92.0 ± 2.8 [96.9] | 82.0 ± 2.8 [83.4] | 98688 |" in lines
     assert "| GRU2 | 91.0 [95.8] | 83.0 [83.6] | 65664 |" in lines
     assert "| LSTM | 95.0 | 85.0 | 131584 |" in lines
-    assert "Table 3" in lines[0] and "1/2 seed(s)" in lines[0] and "epoch 2" in lines[0]
+    assert "Table 3" in lines[0] and "epoch 2" in lines[0]
+    assert "mean ± sd over 1 to 2 seeds (no sd for a cell of 1 seed)" in lines[0]
     assert lines.index("| GRU0 | 92.0 ± 2.8 [96.9] | 82.0 ± 2.8 [83.4] | 98688 |") < lines.index(
         "| LSTM | 95.0 | 85.0 | 131584 |")
     timed = experiments.results_table(results, "imdb", timing=True)
-    assert "η=10^-3 s/epoch" in timed and "| 1.0 |" in timed
+    assert "η=10⁻³ s/epoch" in timed and "| 1.0 |" in timed
     text = experiments.results_table(results, "imdb", format="csv")
     assert text.splitlines()[0].startswith("task,activation,model,lr,n,seeds")
     assert len(text.splitlines()) == 4
