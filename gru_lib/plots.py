@@ -42,6 +42,8 @@ COLUMN_WIDTH = 7.8
 
 #: The book's plotting style, as matplotlib rcParams. Its text is no smaller than the page's small
 #: print at the column's width; grids are light; no top and right spines; no ×10ⁿ factor on an axis.
+#:
+#: :meta hide-value:
 BOOK_STYLE: dict[str, Any] = {
     "figure.figsize": (COLUMN_WIDTH, 4.0),
     "figure.dpi": 100,
@@ -235,8 +237,10 @@ def plot_gradient_norms(
     relative:
         Divide each series by its last value, so that every curve ends at 1 and the
         slopes (decay per step) can be compared directly.
-    xlabel, ylabel:
-        Axis labels; ``ylabel`` defaults to a description of what is plotted.
+    xlabel:
+        The x axis's label.
+    ylabel:
+        The y axis's label; by default a description of what is plotted.
     styles:
         ``{label: matplotlib line keywords}`` for some of the series (colour, dashes, …).
 
@@ -281,8 +285,7 @@ def unit_order(values: Any, by: str = "mean") -> np.ndarray:
 def _draw_image(ax, image: Any, image_title: Optional[str]) -> None:
     img = _array(image, "image", ndim=2)
     ax.imshow(img, cmap="gray_r")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_axis_off()  # a picture, not a plot: no frame, no ticks, no grid
     if image_title is not None:
         ax.set_title(image_title)
 
@@ -294,6 +297,7 @@ def _draw_gate(ax, values: np.ndarray, order: np.ndarray, title: str, vmin: floa
         values[:, order].T, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
         extent=(0.5, T + 0.5, n - 0.5, -0.5),
     )
+    ax.grid(False)  # the book style's grid lines would be drawn over the cells
     ax.set_title(title)
     return im
 
@@ -333,8 +337,12 @@ def plot_gates(
         A title over the whole figure (only when the figure is created here).
     image_title:
         The image panel's title.
-    cmap, vmin, vmax:
-        Colour map and its range; gates lie in ``[0, 1]``.
+    cmap:
+        The colour map.
+    vmin:
+        The value drawn in the colour map's first colour (gates lie in ``[0, 1]``).
+    vmax:
+        The value drawn in its last colour.
     axes:
         Draw into these Axes: ``len(keys)`` of them, plus one first for the image when
         ``image`` is given. A new figure otherwise.
@@ -410,8 +418,11 @@ def plot_gate_grid(
     n_rows = len(rows)
     n_cols = len(keys) + (image is not None)
     widths = ([0.8] if image is not None else []) + [1.6] * len(keys)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.9 + 3.4 * len(keys), 2.5 * n_rows + 0.4),
+    # at the column's width, so that the text keeps the book's size (BOOK_STYLE), with room
+    # between a panel's title and the tick labels of the panel above
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(COLUMN_WIDTH, 2.5 * n_rows + 0.4),
                              width_ratios=widths, squeeze=False, constrained_layout=True)
+    fig.get_layout_engine().set(h_pad=0.15)
     for r, (label, gates) in enumerate(rows.items()):
         row_axes = list(axes[r])
         if image is not None:
@@ -538,6 +549,10 @@ def plot_curves(
     return fig
 
 
+#: Markers that tell models apart where their curves coincide (open, so that they overlap legibly).
+_CURVE_MARKERS = ("o", "x", "s", "^", "v", "D", "+", "*")
+
+
 def plot_curves_by_rate(
     results: Sequence[dict],
     rates: Sequence[float],
@@ -551,7 +566,8 @@ def plot_curves_by_rate(
     rates that have runs: a panel without data is not drawn as if it were a result.
 
     Dashed lines are the training accuracy (the running mean with dropout on), solid lines the
-    test accuracy. A run with fewer epochs than ``total_epochs`` is in progress: its last point
+    test accuracy; each model's test line has its own marker, at epochs staggered between the
+    models, so that curves lying on one another stay distinguishable. A run with fewer epochs than ``total_epochs`` is in progress: its last point
     is marked and labelled with the epoch it reached. ``chance`` (in %) draws the accuracy of a
     constant answer. The legend sits below the panels, outside them. Runs of several seeds of one
     model and rate are drawn as their mean (:func:`plot_curves`).
@@ -569,6 +585,13 @@ def plot_curves_by_rate(
     colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
     models = sorted({r["config"]["model"] for r in results}, key=lambda m: (_MODEL_ORDER.get(m, 99), m))
     color = {m: colors[i % len(colors)] for i, m in enumerate(models)}
+    # Curves of different models often lie on one another (GRU0 and GRU1 at a small rate):
+    # each model's test curve carries its own marker at epochs staggered between models,
+    # so that every model stays visible where the lines coincide.
+    marker = {m: _CURVE_MARKERS[i % len(_CURVE_MARKERS)] for i, m in enumerate(models)}
+    span = total_epochs or max((len(r["history"]) for r in results), default=1)
+    step = max(1, span // 8)
+    mark_at = {m: (i * step // max(1, len(models)), step) for i, m in enumerate(models)}
     for ax, lr in zip(axes[0], rates):
         here = [r for r in results if abs(r["config"]["lr"] - lr) <= 1e-9 * lr]
         running = []
@@ -580,7 +603,8 @@ def plot_curves_by_rate(
             epochs = [runs[0]["history"][e]["epoch"] for e in range(n)]
             for split, style in (("train", "--"), ("test", "-")):
                 mean = [100 * statistics.fmean(r["history"][e][f"{split}_acc"] for r in runs) for e in range(n)]
-                ax.plot(epochs, mean, style, color=color[m], lw=1.4)
+                marks = dict(marker=marker[m], markevery=mark_at[m], ms=5, mfc="none") if split == "test" else {}
+                ax.plot(epochs, mean, style, color=color[m], lw=1.4, **marks)
                 if split == "test" and total_epochs is not None and n < total_epochs:
                     ax.plot(epochs[-1:], mean[-1:], "o", color=color[m], ms=4)
                     running.append((m, n))
@@ -595,7 +619,8 @@ def plot_curves_by_rate(
         if total_epochs is not None:
             ax.set_xlim(0, total_epochs + 1)
     axes[0][0].set_ylabel("accuracy (%)")
-    handles = [Line2D([], [], color=color[m], lw=2, label=_label(m)) for m in models]
+    handles = [Line2D([], [], color=color[m], lw=2, marker=marker[m], ms=5, mfc="none", label=_label(m))
+               for m in models]
     handles += [Line2D([], [], color="0.3", ls="-", label="test"),
                 Line2D([], [], color="0.3", ls="--", label="training (running, dropout on)")]
     if chance is not None:

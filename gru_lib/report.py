@@ -84,8 +84,12 @@ def format_gap(points: Union[float, Sequence[float]]) -> str:
 
     >>> format_gap(0.3214)
     '0.32 points below'
-    >>> format_gap([0.17, 0.32]), format_gap([-0.05, -0.051]), format_gap([0.1, -0.2])
-    ('0.17 to 0.32 points below', '0.05 points above', 'from 0.10 points below to 0.20 above')
+    >>> format_gap([0.17, 0.32])
+    '0.17 to 0.32 points below'
+    >>> format_gap([-0.05, -0.051])
+    '0.05 points above'
+    >>> format_gap([0.1, -0.2])
+    'from 0.10 points below to 0.20 above'
     """
     values = [points] if isinstance(points, (int, float)) else list(points) if (
         isinstance(points, Sequence) and not isinstance(points, str)) else []
@@ -210,11 +214,14 @@ def chance_levels(labels: Iterable[int], num_classes: Optional[int] = None) -> d
 
     Returns
     -------
-    dict with ``n`` (number of labels), ``num_classes``, ``counts`` and ``freqs``
-    (per class), ``uniform`` (``1/K``: the expected accuracy of a uniformly random
-    guess), ``majority_class`` and ``majority`` (the accuracy of always answering the
-    most frequent class; ties go to the smallest label).
+    dict
+        ``n`` (number of labels), ``num_classes``, ``counts`` and ``freqs`` (per
+        class), ``uniform`` (``1/K``: the expected accuracy of a uniformly random
+        guess), ``majority_class`` and ``majority`` (the accuracy of always answering
+        the most frequent class; ties go to the smallest label).
 
+    Examples
+    --------
     >>> chance_levels([0, 1, 1, 2])["majority"]
     0.5
     """
@@ -262,14 +269,20 @@ def rate_stalls(result: dict, factor: float = 1e-3) -> list[dict]:
 
     Returns
     -------
-    One dict per span, in order: ``first`` and ``last`` (1-based epochs),
-    ``epochs`` (their number), ``min_lr`` and ``max_lr`` (the rates in the span),
-    ``min_cost`` and ``max_cost`` (the previous epochs' mean training losses that
-    set them) and ``zero`` (whether some epoch of the span ran at a rate of exactly 0).
+    list of dict
+        One dict per span, in order: ``first`` and ``last`` (1-based epochs),
+        ``epochs`` (their number), ``min_lr`` and ``max_lr`` (the rates in the span),
+        ``min_cost`` and ``max_cost`` (the previous epochs' mean training losses that
+        set them) and ``zero`` (whether some epoch of the span ran at a rate of
+        exactly 0).
 
+    Examples
+    --------
+    >>> e = math.exp
     >>> run = {"config": {"lr": 1e-3}, "history": [
-    ...     {"epoch": 1, "lr": 1e-3, "train_loss": 20.0}, {"epoch": 2, "lr": 1e-3 * math.exp(-20), "train_loss": 0.1},
-    ...     {"epoch": 3, "lr": 1e-3 * math.exp(-0.1), "train_loss": 0.1}]}
+    ...     {"epoch": 1, "lr": 1e-3, "train_loss": 20.0},
+    ...     {"epoch": 2, "lr": 1e-3 * e(-20), "train_loss": 0.1},
+    ...     {"epoch": 3, "lr": 1e-3 * e(-0.1), "train_loss": 0.1}]}
     >>> [(s["first"], s["last"], s["zero"]) for s in rate_stalls(run)]
     [(2, 2, False)]
     """
@@ -599,7 +612,11 @@ def variant_gaps(results: Sequence[dict], task: str, *, models: Sequence[str] = 
 
 
 #: What makes two results different experiments (besides task, activation, model and
-#: rate): runs that differ in any of these are never averaged into one cell.
+#: rate): runs that differ in any of these settings of the run's config (epochs, batch and
+#: data sizes, model sizes, dropout, learning-rate rule, initialisation and the GRU's
+#: conventions) are never averaged into one cell.
+#:
+#: :meta hide-value:
 EXPERIMENT_SETTINGS = ("epochs", "batch_size", "train_limit", "test_limit", "hidden_size", "embedding_dim",
                        "dropout", "dropout_at", "lr_schedule", "init", "reset_after", "update_rule")
 

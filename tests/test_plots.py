@@ -301,3 +301,39 @@ def test_curves_write_rates_as_powers_of_ten():
     fig = plot_curves([_result("gru0", 1e-3, 0.5)], splits=("test",))
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["GRU0 tanh η = 10⁻³"]
     plt.close(fig)
+
+
+def test_curves_by_rate_keep_coinciding_models_apart():
+    """Identical curves of four models: each test line has its own marker, at epochs of its own,
+    so all four stay visible; the legend shows the same markers."""
+    from gru_lib.plots import plot_curves_by_rate
+
+    runs = [dict(_result(m, 1e-5, 0.84), history=[dict(_result(m, 1e-5, 0.84)["history"][0], epoch=e)
+                                                 for e in range(1, 41)])
+            for m in ("gru0", "gru1", "gru2", "gru3")]
+    fig = plot_curves_by_rate(runs, [1e-5], total_epochs=40)
+    test_lines = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "-" and len(ln.get_xdata()) > 1]
+    assert len(test_lines) == 4
+    assert len({ln.get_marker() for ln in test_lines}) == 4
+    marked = [frozenset(ln.get_xdata()[i] for i in range(ln.get_markevery()[0], 40, ln.get_markevery()[1]))
+              for ln in test_lines]
+    assert all(marked) and all(not (a & b) for i, a in enumerate(marked) for b in marked[i + 1:])
+    legend_markers = {h.get_marker() for h in fig.legends[0].legend_handles if h.get_marker() not in (None, "None", "")}
+    assert {ln.get_marker() for ln in test_lines} <= legend_markers
+    plt.close(fig)
+
+
+def test_gate_heat_maps_have_no_grid_and_the_image_no_frame():
+    """Under the book style (a grid on every axes), gate heat maps draw no grid lines over their
+    cells, and the input image is a picture without frame or ticks."""
+    from gru_lib.plots import BOOK_STYLE, COLUMN_WIDTH
+
+    gates = {"z": torch.rand(5, 3), "r": torch.rand(5, 3)}
+    with plt.rc_context(BOOK_STYLE):
+        fig = plot_gate_grid({"GRU0": gates, "GRU3": gates}, image=torch.rand(4, 4))
+    heat = [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>" and ax.axison]
+    assert len(heat) == 4
+    assert not any(line.get_visible() for ax in heat for line in ax.get_xgridlines() + ax.get_ygridlines())
+    assert not fig.axes[0].axison
+    assert fig.get_figwidth() == COLUMN_WIDTH
+    plt.close(fig)
