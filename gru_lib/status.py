@@ -86,9 +86,9 @@ class GridStatus:
         if self.state == "complete":
             return f"{head}: rerun at the paper's protocol, complete ({self.expected} runs)."
         if self.state == "in progress":
-            reached = _span(self.epochs)
             word = "epoch" if len(set(self.epochs)) == 1 else "epochs"
-            unfinished = (f"; {self.running} in progress, at {word} {reached} of {self.total_epochs}"
+            # runs may have ended with none in progress (the next ones not started yet)
+            unfinished = (f"; {self.running} in progress, at {word} {_span(self.epochs)} of {self.total_epochs}"
                           if self.running else "")
             missing = self.expected - self.ended - self.running
             every_cell = (f" (every one of its {self.cells} cells has at least one)"

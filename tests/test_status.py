@@ -57,6 +57,16 @@ def test_in_progress_grid_gives_the_epochs_reached(tmp_path):
     assert "**Table 3 and Figure 1**" in status_markdown(tmp_path, ["imdb"])
 
 
+def test_grid_with_ended_runs_and_none_in_progress(tmp_path):
+    """Between runs (the first ones complete, the next not started) the box names no epoch."""
+    for model in ("gru0", "gru1"):
+        write_run(tmp_path, model=model, activation="tanh", lr=1e-5, seed=0, epochs_done=100)
+    s = grid_status(tmp_path, TABLE3, seeds=[0])
+    assert (s.state, s.ended, s.running, s.epochs) == ("in progress", 2, 0, ())
+    assert s.sentence().endswith("in progress: 2 of 12 runs complete; 10 not started.")
+    assert "in progress, at" not in status_markdown(tmp_path, ["imdb"], seeds=[0])
+
+
 def test_complete_grid(tmp_path):
     for model in ("gru0", "gru1", "gru2", "gru3"):
         for lr in TABLE3["lrs"]:
