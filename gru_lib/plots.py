@@ -567,8 +567,9 @@ def plot_curves_by_rate(
 
     Dashed lines are the training accuracy (the running mean with dropout on), solid lines the
     test accuracy; each model's test line has its own marker, at epochs staggered between the
-    models, so that curves lying on one another stay distinguishable. A run with fewer epochs than ``total_epochs`` is in progress: its last point
-    is marked and labelled with the epoch it reached. ``chance`` (in %) draws the accuracy of a
+    models, so that curves lying on one another stay distinguishable. A run with fewer epochs
+    than ``total_epochs`` is in progress: its last point is marked and labelled with the epoch
+    it reached. ``chance`` (in %) draws the accuracy of a
     constant answer. The legend sits below the panels, outside them. Runs of several seeds of one
     model and rate are drawn as their mean (:func:`plot_curves`).
     """
