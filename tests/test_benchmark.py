@@ -6,6 +6,9 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+import torch
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -62,6 +65,31 @@ def test_embedding_benchmark_times_the_sparse_and_the_dense_update(tmp_path, cap
         assert r["speedup"] == r["dense_ms_per_batch"] / r["sparse_ms_per_batch"] > 0
     assert result["command"][:2] == ["python", "benchmarks/embedding.py"]
     assert "sparse ms/batch" in capsys.readouterr().out
+
+
+def test_embedding_benchmark_times_the_matrix_products_alone(tmp_path, capsys):
+    result = _load("embedding").main(["--stacks", "1", "--batches", "1", "--repeats", "1", "--threads", "1",
+                                      "--floor"])
+    assert result["rows"][0]["matmul_ms_per_batch"] > 0
+    assert "products alone" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_embedding_benchmark_products_are_those_of_the_training_step(k):
+    """The products timed alone are the real step's matrix products: the same floating-point
+    operations (counted by PyTorch's FlopCounterMode) but for the 128 -> 1 output layer."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    stack = _load("stack")
+    step = stack.make_step("imdb", "gru0", list(range(k)), torch.device("cpu"), 32)
+    (xb, yb), = stack.make_batches("imdb", k, 32, 1, torch.device("cpu"))
+    with FlopCounterMode(display=False) as real:
+        step(xb, yb)
+    with FlopCounterMode(display=False) as alone:
+        _load("embedding").step_products(k)()
+    output_layer = 3 * 2 * k * 32 * 128  # forward, grad input, grad weight of (K, B, 128) @ (K, 128, 1)
+    assert alone.get_total_flops() == 2 * 6 * k * 80 * 32 * 128 * 384
+    assert real.get_total_flops() == alone.get_total_flops() + output_layer
 
 
 def test_gpu_benchmark_runs_on_the_cpu_and_projects_the_grid(tmp_path, capsys):
