@@ -41,7 +41,7 @@ from .tasks import get_task as _task
 from .tasks import model_label as _label
 
 __all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "lr_text",
-           "paper_table_markdown", "provenance_markdown", "rate_stalls", "results_table", "seeds_text", "summarize",
+           "paper_table_markdown", "provenance_markdown", "rate_stalls", "cost_jump", "results_table", "seeds_text", "summarize",
            "variant_gaps"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -308,6 +308,72 @@ def rate_stalls(result: dict, factor: float = 1e-3) -> list[dict]:
         span["max_cost"] = max(span["max_cost"], prev["train_loss"])
         span["zero"] = span["zero"] or cur["lr"] == 0
     return spans
+
+
+def cost_jump(result: dict, factor: float = 0.1) -> Optional[dict]:
+    """The first time a run's training cost rose far enough that eq. (18) cut its rate below ``factor · η``.
+
+    Eq. (18), ``η(e) = η · exp(−cost(e−1))`` (the paper's notation), answers a mean
+    training loss above ``ln(1/factor)`` (2.3 for the default 0.1) with a rate below
+    ``factor · η``. A run whose cost *rises* there after it has learned (a few examples
+    with very large, wrong outputs can do that while accuracy still climbs) then trains
+    on at a sliver of its rate. This reads that episode from the result's history.
+
+    The bound on the wrong examples: a correctly classified example's class has the
+    largest probability, at least ``1/K`` for ``K`` classes, so its cross-entropy is at
+    most ``ln K`` (``ln 2`` on IMDB). If the test cost is ``c`` at accuracy ``a``, the
+    examples it gets wrong therefore cost on average at least ``(c − a · ln K) / (1 − a)``.
+
+    Parameters
+    ----------
+    result:
+        A result dict (:func:`load_results`) whose history has ``lr``, ``train_loss``,
+        ``train_acc``, ``test_loss`` and ``test_acc`` per epoch.
+    factor:
+        The rate, as a fraction of the base rate, below which the run counts as cut (0 < factor < 1).
+
+    Returns
+    -------
+    dict or None
+        ``None`` if no epoch ran below ``factor · η`` after the first. Otherwise:
+        ``jump_epoch`` (the epoch whose cost cut the rate) and ``jump_cost``;
+        ``low_epoch`` and ``low_cost``, the lowest training cost before it;
+        ``first`` and ``last``, the span of cut epochs that follows (:func:`rate_stalls`),
+        with ``min_rate`` and ``max_rate`` as fractions of ``η`` and ``to_end`` (whether
+        it lasts to the last epoch recorded); ``train_acc`` and ``test_acc``, pairs
+        (at the jump, at the end of the span); and ``wrong_cost``, the bound above at
+        the span's last epoch (``None`` where every test example was right).
+
+    Examples
+    --------
+    >>> e = math.exp
+    >>> h = [{"epoch": 1, "lr": 1.0, "train_loss": 0.6}, {"epoch": 2, "lr": e(-0.6), "train_loss": 3.0},
+    ...      {"epoch": 3, "lr": e(-3.0), "train_loss": 2.9}]
+    >>> for x, (tr, te, tl) in zip(h, [(0.7, 0.7, 0.6), (0.8, 0.75, 3.1), (0.8, 0.76, 3.0)]):
+    ...     x.update(train_acc=tr, test_acc=te, test_loss=tl)
+    >>> j = cost_jump({"config": {"task": "imdb", "lr": 1.0}, "history": h})
+    >>> j["jump_epoch"], j["first"], j["to_end"], round(j["wrong_cost"], 2)
+    (2, 3, True, 10.31)
+    """
+    spans = rate_stalls(result, factor)
+    if not spans:
+        return None
+    history = result["history"]
+    span = spans[0]
+    jump = history[span["first"] - 2]
+    before = history[: span["first"] - 2] or [jump]
+    low = min(before, key=lambda e: e["train_loss"])
+    end = history[span["last"] - 1]
+    base = float(result["config"]["lr"])
+    classes = _task(result["config"]["task"]).num_classes
+    acc = end["test_acc"]
+    wrong = None if acc >= 1 else (end["test_loss"] - acc * math.log(classes)) / (1 - acc)
+    return {"jump_epoch": jump["epoch"], "jump_cost": jump["train_loss"], "low_epoch": low["epoch"],
+            "low_cost": low["train_loss"], "first": span["first"], "last": span["last"],
+            "min_rate": span["min_lr"] / base, "max_rate": span["max_lr"] / base,
+            "to_end": span["last"] == history[-1]["epoch"],
+            "train_acc": (jump["train_acc"], end["train_acc"]), "test_acc": (jump["test_acc"], end["test_acc"]),
+            "wrong_cost": wrong}
 
 
 # ----------------------------------------------------------------------------- result files as tables

@@ -7,7 +7,7 @@ import torch
 
 from gru_lib import paper
 from gru_lib.report import (chance_levels, format_lr, paper_table_markdown, provenance_markdown, rate_stalls,
-                            variant_gaps)
+                            cost_jump, variant_gaps)
 from gru_lib.train import eq18_lr
 
 
@@ -230,3 +230,40 @@ def test_results_table_writes_rates_and_seeds_as_the_book_does():
     three = [_final("gru0", "tanh", 1e-3, [0.9, 0.95, a], seed=s) for s, a in enumerate((0.97, 0.98, 0.99))]
     caption = results_table(three, "mnist-row").splitlines()[0]
     assert "mean ± sd over 3 seeds;" in caption
+
+
+def _with_accuracies(run, task="imdb"):
+    run["config"]["task"] = task
+    for e in run["history"]:  # accuracy rises by a point an epoch; the test cost follows the training cost
+        e.update(train_acc=0.6 + 0.01 * e["epoch"], test_acc=0.55 + 0.01 * e["epoch"], test_loss=e["train_loss"])
+    return run
+
+
+def test_cost_jump_reads_the_rise_and_the_cut_that_follows():
+    # the cost falls to 0.4 (epoch 3), jumps to 3.0 in epoch 5 and stays high: epochs 6-8 run below 0.1 eta
+    run = _with_accuracies(_eq18_run([0.69, 0.5, 0.4, 0.45, 3.0, 4.0, 3.5, 2.5]))
+    j = cost_jump(run)
+    assert (j["jump_epoch"], j["jump_cost"], j["low_epoch"], j["low_cost"]) == (5, 3.0, 3, 0.4)
+    assert (j["first"], j["last"], j["to_end"]) == (6, 8, True)
+    assert j["min_rate"] == pytest.approx(math.exp(-4.0)) and j["max_rate"] == pytest.approx(math.exp(-3.0))
+    assert j["train_acc"] == pytest.approx((0.65, 0.68)) and j["test_acc"] == pytest.approx((0.60, 0.63))
+    # the loss of epoch 8 is 2.5 > ln 10, but no epoch 9 was recorded: the span ends at 8, the last epoch
+    assert cost_jump(_with_accuracies(_eq18_run([0.69, 0.5, 0.4]))) is None
+
+
+@pytest.mark.parametrize("task, classes", [("imdb", 2), ("mnist-row", 10)])
+def test_cost_jump_bounds_the_cost_of_the_wrong_examples(task, classes):
+    # 75% right at the largest cost a right example can have (ln K), 25% wrong at 10 nats each:
+    # the bound is then exact; with right examples that cost less, it is below the true 10
+    acc, right, wrong = 0.75, math.log(classes), 10.0
+    for right_cost, exact in ((right, True), (0.05, False)):
+        run = _with_accuracies(_eq18_run([0.69, 0.3, 5.0, 5.0]), task)
+        last = run["history"][-1]
+        last.update(test_acc=acc, test_loss=acc * right_cost + (1 - acc) * wrong)
+        bound = cost_jump(run)["wrong_cost"]
+        assert bound == pytest.approx(wrong) if exact else 0 < bound < wrong
+
+
+def test_cost_jump_rejects_bad_factor():
+    with pytest.raises(ValueError, match="factor"):
+        cost_jump(_with_accuracies(_eq18_run([0.1, 0.1])), factor=2)
