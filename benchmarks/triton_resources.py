@@ -45,7 +45,7 @@ def compile_kernels(spec: GRUSpec, hidden: int, precision: str, arch: int = 90) 
         signature = {a: "constexpr" if a in constants else "*fp32" if a in POINTERS else "i32"
                      for a in kernel.arg_names}
         compiled = triton.compile(ASTSource(kernel, signature, constants), target=GPUTarget("cuda", arch, 32),
-                                  options={"num_warps": warps})
+                                  options={"num_warps": warps, "enable_fp_fusion": triton_gru.FP_FUSION})
         out[name] = compiled.asm["cubin"]
     return out
 

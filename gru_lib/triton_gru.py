@@ -53,13 +53,17 @@ import triton.language as tl
 import torch
 from torch import Tensor
 
-__all__ = ["BLOCK_B", "DOT_PRECISIONS", "MAX_HIDDEN", "check_device", "dot_precision", "forward", "backward", "interpreting",
-           "provenance"]
+__all__ = ["BLOCK_B", "DOT_PRECISIONS", "FP_FUSION", "MAX_HIDDEN", "check_device", "dot_precision", "forward",
+           "backward", "interpreting", "provenance"]
 
 #: Batch rows per program (``tl.dot`` needs at least 16).
 BLOCK_B = 16
 #: The largest hidden size: a program holds three ``n × n`` matrices on chip.
 MAX_HIDDEN = 256
+#: Whether the compiler may fuse a multiply and an add into one FMA (one rounding instead
+#: of two), as cuBLAS and PyTorch's own kernels do. Set here rather than left to Triton,
+#: whose default changes in 3.10.
+FP_FUSION = True
 
 
 def _forward_kernel(
@@ -301,9 +305,9 @@ def _launch(kernel, grid, device: torch.device, *args, **flags) -> None:
     num_warps = 8 if flags["BLOCK_N"] >= 128 else 4
     if device.type == "cuda":
         with torch.cuda.device(device):
-            kernel[grid](*args, **flags, num_warps=num_warps)
-    else:
-        kernel[grid](*args, **flags, num_warps=num_warps)
+            kernel[grid](*args, **flags, num_warps=num_warps, enable_fp_fusion=FP_FUSION)
+    else:  # the interpreter ignores the compiler's options
+        kernel[grid](*args, **flags, num_warps=num_warps, enable_fp_fusion=FP_FUSION)
 
 
 def _with_models(a: Tensor, stacked: bool, dim: int) -> Tensor:

@@ -469,9 +469,11 @@ def test_summarize_mean_and_sd_over_seeds(tmp_path):
     ])
     (tmp_path / "notes.json").write_text('{"not": "a result"}')
     (tmp_path / "broken.json").write_text("{")
-    results = experiments.load_results(tmp_path)
+    with pytest.warns(RuntimeWarning, match="broken.json: not valid JSON"):
+        results = experiments.load_results(tmp_path)
     assert len(results) == 6 and all("path" in r for r in results)
-    assert len(experiments.load_results(tmp_path, task="imdb")) == 5
+    with pytest.warns(RuntimeWarning, match="broken.json"):
+        assert len(experiments.load_results(tmp_path, task="imdb")) == 5
     rows = experiments.summarize(results, task="imdb")
     assert [(r["activation"], r["model"], r["lr"]) for r in rows] == [
         ("relu", "gru3", 1e-3), ("tanh", "gru0", 1e-3), ("tanh", "gru3", 1e-4)]

@@ -265,7 +265,7 @@ def test_the_kernels_compile_for_an_h100(variant, reset_after, monkeypatch, tmp_
         signature = {a: "constexpr" if a in constants else "*fp32" if a in POINTERS else "i32"
                      for a in kernel.arg_names}
         compiled = triton.compile(ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32),
-                                  options={"num_warps": 8})
+                                  options={"num_warps": 8, "enable_fp_fusion": triton_gru.FP_FUSION})
         assert compiled.asm["cubin"]
 
 
