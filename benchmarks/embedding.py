@@ -24,7 +24,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -98,15 +97,11 @@ def products_ms_per_batch(k: int, *, batches: int = 50, repeats: int = 5) -> flo
     """Median milliseconds per batch of :func:`step_products` alone: what the training step
     would take if everything but its matrix products cost nothing."""
     one_batch = step_products(k)
-    for _ in range(3):
-        one_batch()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(batches):
-            one_batch()
-        times.append((time.perf_counter() - t0) / batches * 1e3)
-    return statistics.median(times)
+    run = lambda _x, _y: one_batch()  # noqa: E731  (time_steps passes a batch; the products need none)
+    passes = [(None, None)] * batches
+    device = torch.device("cpu")
+    time_steps(run, passes[:3], device)  # warm-up
+    return statistics.median([time_steps(run, passes, device) / batches * 1e3 for _ in range(repeats)])
 
 
 def main(argv: Optional[list[str]] = None) -> dict:

@@ -46,6 +46,7 @@ Where it runs
     engine is used.
 """
 
+import contextlib
 import os
 
 import triton
@@ -303,10 +304,8 @@ def _flags(spec, like: Tensor) -> dict:
 
 def _launch(kernel, grid, device: torch.device, *args, **flags) -> None:
     num_warps = 8 if flags["BLOCK_N"] >= 128 else 4
-    if device.type == "cuda":
-        with torch.cuda.device(device):
-            kernel[grid](*args, **flags, num_warps=num_warps, enable_fp_fusion=FP_FUSION)
-    else:  # the interpreter ignores the compiler's options
+    # the interpreter (CPU tensors) ignores the compiler's options
+    with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
         kernel[grid](*args, **flags, num_warps=num_warps, enable_fp_fusion=FP_FUSION)
 
 
