@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "machine joined with `ray start`, HOST:6379, ray://HOST:10001), or on a Ray started on this "
                       "machine when no ADDRESS is given. Each task asks for --threads CPUs (default 1) and, on "
                       "CUDA, one GPU. Needs: pip install -e \".[cluster]\"")
+    grid.add_argument("--restart-lost", action="store_true",
+                      help="train a partial run whose checkpoint is missing (a new machine, a result copied "
+                      "without it) again from epoch 1, replacing its result file; without this it is reported "
+                      "and left as it is")
     _add_training_options(grid)
 
     table = sub.add_parser("table", help="aggregate result files into the paper's table shapes",
@@ -255,7 +259,7 @@ def _cmd_grid(args: argparse.Namespace, argv: list[str]) -> int:
         args.task, args.variants, args.activations, args.lrs, args.seeds, args.out_dir, preset=args.preset,
         data_dir=args.data_dir, download=not args.no_download, progress=not args.quiet, command=argv,
         stack=args.stack, cuda_graph=args.cuda_graph, ray=args.ray, checkpoint_dir=args.checkpoint_dir,
-        **_overrides(args),
+        restart_lost=args.restart_lost, **_overrides(args),
     )
     counts: dict[str, int] = {}
     for s in statuses:

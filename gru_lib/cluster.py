@@ -320,6 +320,7 @@ def run_grid_ray(
     stack: Union[int, str, None],
     cuda_graph: Optional[bool],
     checkpoint_dir: Union[str, Path, None] = None,
+    restart_lost: bool = False,
     **overrides: Any,
 ) -> list[dict]:
     """:func:`gru_lib.experiments.run_grid` with one Ray task per job (see the module docstring).
@@ -343,7 +344,7 @@ def run_grid_ray(
         ckpt_dir = out_dir if checkpoint_dir is None else Path(checkpoint_dir)
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         statuses, jobs = plan_grid(task, models, activations, lrs, seeds, out_dir, preset=preset, stack=stack,
-                                   checkpoint_dir=checkpoint_dir, **overrides)
+                                   checkpoint_dir=checkpoint_dir, restart_lost=restart_lost, **overrides)
 
         def say(text: str) -> None:
             if progress:

@@ -329,8 +329,12 @@ class GridJob:
     statuses: list
     preset: str
     checkpoint_dir: Optional[Path] = None  # None: each checkpoint beside its result
+    restart: bool = False  # partial results whose checkpoints are lost, trained again from epoch 1
 
     def describe(self) -> str:
+        if self.restart:
+            return ", ".join(f"restarting {Path(p).name} ({_epochs(s['lost'])} lost with its checkpoint)"
+                             for p, s in zip(self.paths, self.statuses))
         return ", ".join(("resuming " if s["resumed"] else "") + Path(p).name
                          for p, s in zip(self.paths, self.statuses))
 
@@ -346,13 +350,16 @@ def plan_grid(
     preset: str = "quick",
     stack: Union[int, str, None] = "auto",
     checkpoint_dir: Union[str, Path, None] = None,
+    restart_lost: bool = False,
     **overrides: Any,
 ) -> tuple[list[dict], list[GridJob]]:
     """What :func:`run_grid` would do: one status dict per combination, in the grid's
     order (without a ``"status"`` for a run still to train), and the jobs that train those.
 
     Runs that share the model and activation go into one job, in chunks of at most
-    ``stack`` runs (``"auto"``: :func:`auto_stack_size`; ``None``: no cap).
+    ``stack`` runs (``"auto"``: :func:`auto_stack_size`; ``None``: no cap). A partial
+    result whose checkpoint is missing is a ``"mismatch"``, or with ``restart_lost``
+    a run to train again from epoch 1, in a job of its own kind (``restart=True``).
     """
     if stack == "auto":
         stack = auto_stack_size(task, overrides.get("device", "auto"))
@@ -385,18 +392,31 @@ def plan_grid(
             if done > config.epochs:  # a grid never shortens a run, and says that this one keeps its epochs
                 status["message"] = (f"complete with {done} epochs, more than the {config.epochs} asked; "
                                      "left as it is")
+        elif existing is not None and existing["history"] and not (ckpt := checkpoint_path(path, checkpoint_dir)).exists() \
+                and not restart_lost:
+            status |= {"status": "mismatch", "message": (
+                f"{path} has {_epochs(len(existing['history']))}, but its checkpoint {ckpt} is missing, so it cannot "
+                "continue. If the checkpoint is kept in another directory, pass that directory (--checkpoint-dir); "
+                "to train the run again from epoch 1, pass --restart-lost.")}
         else:
             status["resumed"] = checkpoint_path(path, checkpoint_dir).exists()
-            groups.setdefault((model, activation), []).append((config, path, status))
+            lost = 0 if existing is None or status["resumed"] else len(existing["history"])
+            if lost:
+                status["lost"] = lost
+            groups.setdefault((model, activation, bool(lost)), []).append((config, path, status))
         statuses.append(status)
     jobs = []
-    for runs in groups.values():
+    for (_, _, restart), runs in groups.items():
         size = stack or len(runs)
         for i in range(0, len(runs), size):
             chunk = runs[i:i + size]
             jobs.append(GridJob([c for c, _, _ in chunk], [p for _, p, _ in chunk], [s for _, _, s in chunk], preset,
-                                checkpoint_dir))
+                                checkpoint_dir, restart))
     return statuses, jobs
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"
 
 
 #: What a grid says to do about a run whose files are in the way (its options have no --out or --overwrite).
@@ -425,12 +445,17 @@ def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, com
         return {"status": "mismatch" if isinstance(e, ResumeError) else "failed", "message": _grid_message(e)}
 
     def train_runs(idx: list[int]) -> None:
-        results = train_stack([job.configs[i] for i in idx], data, outs=[job.paths[i] for i in idx], resume=True,
+        results = train_stack([job.configs[i] for i in idx], data, outs=[job.paths[i] for i in idx],
+                              resume=not job.restart, overwrite=job.restart,
                               progress=progress, command=command, extra={"preset": job.preset},
                               cuda_graph=cuda_graph, checkpoint_dir=job.checkpoint_dir)
         for i, result in zip(idx, results):
             if result.get("stopped"):
                 done[i] = {"status": "diverged", "message": result["stopped"].get("message")}
+            elif job.restart:
+                lost = job.statuses[i]["lost"]
+                done[i] = {"status": "restarted", "message": "its checkpoint was missing, so it trained again from "
+                           f"epoch 1 (redoing the {_epochs(lost)} of its earlier result)"}
             else:
                 done[i] = {"status": "resumed" if job.statuses[i]["resumed"] else "done"}
 
@@ -438,7 +463,8 @@ def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, com
     ready = []
     for i, (config, path) in enumerate(zip(job.configs, job.paths)):
         try:
-            preflight([config], [path], resume=True, data=data, checkpoint_dir=job.checkpoint_dir)
+            preflight([config], [path], resume=not job.restart, overwrite=job.restart, data=data,
+                      checkpoint_dir=job.checkpoint_dir)
             ready.append(i)
         except (RunFileError, ValueError, TypeError) as e:
             done[i] = failure(e)
@@ -455,7 +481,7 @@ def run_grid_job(job: GridJob, data: SequenceData, *, progress: bool = True, com
                 done[i] = failure(e1)
         if len(ready) == 1:
             done[ready[0]] = failure(e)
-    return [{k: v for k, v in s.items() if k != "resumed"} | done[i] for i, s in enumerate(job.statuses)]
+    return [{k: v for k, v in s.items() if k not in ("resumed", "lost")} | done[i] for i, s in enumerate(job.statuses)]
 
 
 def run_grid(
@@ -475,6 +501,7 @@ def run_grid(
     cuda_graph: Optional[bool] = None,
     ray: Optional[str] = None,
     checkpoint_dir: Union[str, Path, None] = None,
+    restart_lost: bool = False,
     **overrides: Any,
 ) -> list[dict]:
     """Run every combination of models, activations, rates and seeds; return one status dict per run.
@@ -489,7 +516,8 @@ def run_grid(
     a run with a checkpoint is resumed; a run that stopped on a non-finite loss
     is not retried (delete its files to retry). A run that diverges is recorded
     and the others go on. The data is loaded once for the whole grid. Statuses:
-    ``"done"``, ``"skipped"``, ``"resumed"``, ``"diverged"``, ``"stopped earlier"``,
+    ``"done"``, ``"skipped"``, ``"resumed"``, ``"restarted"`` (see ``restart_lost``),
+    ``"diverged"``, ``"stopped earlier"``,
     ``"mismatch"`` (the existing files are from a different configuration, or a
     partial result lacks its checkpoint), ``"failed"`` (a file in the way is not a
     ``gru_lib`` result or checkpoint, or is damaged; it is left as it is). One run's
@@ -500,6 +528,11 @@ def run_grid(
     ``checkpoint_dir``: keep the checkpoints there instead of beside the results in
     ``out_dir`` (:func:`gru_lib.files.checkpoint_path`).
 
+    ``restart_lost``: train a partial result whose checkpoint is missing (a machine
+    laid anew, a result copied without it) again from epoch 1, replacing its file,
+    instead of reporting it as ``"mismatch"``. Training is deterministic for a given
+    device and thread count, so the new run repeats the epochs that were lost.
+
     ``ray``: run each stack as a Ray task instead, on the cluster at that address
     (``"local"``: a Ray started for the grid; ``"auto"``, ``"HOST:PORT"``,
     ``"ray://HOST:10001"``); the results are the same (``gru_lib.cluster``).
@@ -509,12 +542,13 @@ def run_grid(
 
         return run_grid_ray(ray, task, models, activations, lrs, seeds, out_dir, preset=preset, data_dir=data_dir,
                             download=download, progress=progress, command=command, stack=stack,
-                            cuda_graph=cuda_graph, checkpoint_dir=checkpoint_dir, **overrides)
+                            cuda_graph=cuda_graph, checkpoint_dir=checkpoint_dir, restart_lost=restart_lost,
+                            **overrides)
     check_writable(Path(out_dir) / "probe.json", "output directory's file")
     if checkpoint_dir is not None:
         check_writable(Path(checkpoint_dir) / "probe.ckpt", "checkpoint directory's file")
     statuses, jobs = plan_grid(task, models, activations, lrs, seeds, out_dir, preset=preset, stack=stack,
-                               checkpoint_dir=checkpoint_dir, **overrides)
+                               checkpoint_dir=checkpoint_dir, restart_lost=restart_lost, **overrides)
     for job in jobs[:1]:
         check_runtime(job.configs[0])
     Path(out_dir).mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,8 @@ stops by itself after ``--minutes`` (default 9, so that it fits a 10-minute
 slot) and says so; run the same command again to continue where it stopped:
 finished runs are skipped and partial ones resume from their last complete
 epoch, so any number of chunks gives the same result files as one long run.
+A partial run whose checkpoint is gone (on a new machine) is reported; with
+``--restart-lost`` it trains again from epoch 1.
 
     python scripts/paper_grid.py --device cuda                       # results/paper/, seeds 0-2
     python scripts/paper_grid.py --dry-run                           # what is done and what is left
@@ -87,6 +89,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--checkpoint-dir", type=Path,
                     help="keep the checkpoints of runs in progress here instead of beside their results "
                          "(IMDB checkpoints, about 20 MB each, are never committed)")
+    ap.add_argument("--restart-lost", action="store_true",
+                    help="train a partial run whose checkpoint is missing (e.g. on a new machine) again from "
+                         "epoch 1, replacing its result file; without this it is reported and left as it is")
     ap.add_argument("--dry-run", action="store_true", help="list each grid's runs and their state; train nothing")
     ap.add_argument("--quiet", action="store_true")
     # for trying the script out on a subset (the paper's protocol is the default)
@@ -117,7 +122,8 @@ def _run(args: argparse.Namespace, argv: Optional[list[str]]) -> int:
         for g in grids:
             statuses, jobs = experiments.plan_grid(g["task"], experiments.PAPER_VARIANTS, g["activations"], g["lrs"],
                                                    args.seeds, args.out_dir, preset=args.preset, stack=stack,
-                                                   checkpoint_dir=args.checkpoint_dir, **overrides)
+                                                   checkpoint_dir=args.checkpoint_dir,
+                                                   restart_lost=args.restart_lost, **overrides)
             done = sum(s.get("status") == "skipped" for s in statuses)
             print(f"{g['name']}: {done}/{len(statuses)} complete; {len(jobs)} stacks to train "
                   f"({', '.join(str(len(j.configs)) for j in jobs) or '-'} models)")
@@ -136,7 +142,8 @@ def _run(args: argparse.Namespace, argv: Optional[list[str]]) -> int:
                 g["task"], experiments.PAPER_VARIANTS, g["activations"], g["lrs"], args.seeds, args.out_dir,
                 preset=args.preset, data_dir=args.data_dir, download=args.data_dir is None, progress=not args.quiet,
                 command=["python", "scripts/paper_grid.py", *(argv if argv is not None else sys.argv[1:])],
-                stack=stack, cuda_graph=args.cuda_graph, checkpoint_dir=args.checkpoint_dir, **overrides)
+                stack=stack, cuda_graph=args.cuda_graph, checkpoint_dir=args.checkpoint_dir,
+                restart_lost=args.restart_lost, **overrides)
             reported += [s for s in statuses if s["status"] in ("diverged", "mismatch", "failed", "stopped earlier")
                          or s.get("message")]  # and the runs left longer than asked, said to be so
     except TimeUp:

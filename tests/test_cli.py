@@ -223,6 +223,51 @@ def test_grid_resumes_a_partial_run(tiny, tmp_path, monkeypatch):
     assert json.loads(out.read_text())["complete"]
 
 
+def test_grid_restarts_a_partial_run_whose_checkpoint_is_lost_only_when_asked(tiny, tmp_path, monkeypatch, capsys):
+    d = tmp_path / "grid"
+    d.mkdir()
+    outs = [d / experiments.result_filename("mnist-row", v, "tanh", 1e-3, 0) for v in ("gru2", "gru3")]
+
+    def stop(result):
+        raise KeyboardInterrupt
+
+    from gru_lib import train as train_mod
+    from gru_lib.files import checkpoint_path
+
+    orig_train = train_mod.train_stack
+    monkeypatch.setattr(experiments, "train_stack", lambda *a, **k: orig_train(*a, **(k | {"on_epoch": stop})))
+    for v in ("gru2", "gru3"):
+        with pytest.raises(KeyboardInterrupt):
+            experiments.run_grid("mnist-row", [v], out_dir=d, preset="paper", epochs=2, hidden_size=8,
+                                 progress=False)
+    monkeypatch.setattr(experiments, "train_stack", orig_train)
+    checkpoint_path(outs[0]).unlink()  # gru2's checkpoint is lost; gru3's is still there
+    lost = outs[0].read_bytes()
+    first_epoch = json.loads(lost)["history"][0]
+
+    args = ["grid", "--task", "mnist-row", "--variants", "gru2", "gru3", "--out-dir", str(d), "--epochs", "2",
+            *SMALL]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{outs[0].name}: mismatch: {outs[0]} has 1 epoch, but its checkpoint" in err
+    assert "pass --restart-lost" in err and "1 mismatch, 1 resumed" in err
+    assert outs[0].read_bytes() == lost  # reported, never replaced
+    assert json.loads(outs[1].read_text())["complete"]
+
+    statuses, jobs = experiments.plan_grid("mnist-row", ["gru2"], out_dir=d, preset="paper", epochs=2,
+                                           hidden_size=8, restart_lost=True)
+    assert [j.restart for j in jobs] == [True] and jobs[0].describe() == f"restarting {outs[0].name} (1 epoch lost with its checkpoint)"
+    assert main(args + ["--restart-lost"]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"{outs[0].name}: restarted: its checkpoint was missing, so it trained again from epoch 1 "
+                   "(redoing the 1 epoch of its earlier result)\n")
+    result = json.loads(outs[0].read_text())
+    assert result["complete"] and [h["epoch"] for h in result["history"]] == [1, 2]
+    assert result["history"][0]["train_loss"] == pytest.approx(first_epoch["train_loss"], rel=1e-6)  # the lost epoch again
+    assert checkpoint_path(outs[0]).exists()
+
+
 # ----------------------------------------------------------------------------- table
 def test_table_command(tmp_path, capsys):
     from test_train import hand_result, write_results

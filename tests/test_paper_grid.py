@@ -51,6 +51,26 @@ def test_lrs_and_checkpoint_dir_select_the_runs_and_where_their_checkpoints_are(
     assert jobs[0].checkpoint_dir == ckpts and jobs[0].statuses[0]["resumed"] is True
 
 
+def test_a_partial_run_without_its_checkpoint_is_reported_or_restarted(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    name = experiments.result_filename("imdb", "gru1", "tanh", 1e-5, 0)
+    partial = json.loads((ROOT / "results" / "paper" / name).read_text())
+    partial |= {"complete": False, "history": partial["history"][:3]}  # its checkpoint went with another machine
+    (out / name).write_text(json.dumps(partial))
+    args = ["--dry-run", "--grids", "imdb", "--lrs", "1e-5", "--seeds", "0", "--out-dir", str(out), "--device", "cpu"]
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == [
+        "Table 3: 0/4 complete; 3 stacks to train (1, 1, 1 models)",
+        f"  {name}: mismatch: {out / name} has 3 epochs, but its checkpoint {out / name[:-5]}.ckpt is missing, so "
+        "it cannot continue. If the checkpoint is kept in another directory, pass that directory "
+        "(--checkpoint-dir); to train the run again from epoch 1, pass --restart-lost."]
+    r = run(*args, "--restart-lost")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == ["Table 3: 0/4 complete; 4 stacks to train (1, 1, 1, 1 models)"]
+
+
 def _script():
     spec = importlib.util.spec_from_file_location("_paper_grid", SCRIPT)
     module = importlib.util.module_from_spec(spec)
