@@ -41,8 +41,8 @@ from .tasks import get_task as _task
 from .tasks import model_label as _label
 
 __all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "lr_text",
-           "paper_table_markdown", "provenance_markdown", "rate_stalls", "cost_jump", "results_table", "seeds_text", "summarize",
-           "variant_gaps"]
+           "paper_table_markdown", "provenance_markdown", "rate_stalls", "cost_jump", "after_peak", "results_table",
+           "seeds_text", "summarize", "variant_gaps"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MARKS = ("†", "‡", "§", "¶")
@@ -374,6 +374,44 @@ def cost_jump(result: dict, factor: float = 0.1) -> Optional[dict]:
             "to_end": span["last"] == history[-1]["epoch"],
             "train_acc": (jump["train_acc"], end["train_acc"]), "test_acc": (jump["test_acc"], end["test_acc"]),
             "wrong_cost": wrong}
+
+
+def after_peak(result: dict) -> dict:
+    """Where a run's test accuracy peaked, and where it stood at its latest epoch.
+
+    A run that overfits shows a peak of test accuracy followed by a fall, while its
+    training accuracy (the running accuracy over an epoch, dropout on) keeps rising.
+
+    Parameters
+    ----------
+    result:
+        A result dict (:func:`load_results`) with at least one epoch of ``train_acc``
+        and ``test_acc`` in its history.
+
+    Returns
+    -------
+    dict
+        ``best_epoch`` and ``best_test`` (the first epoch of highest test accuracy);
+        ``epochs``, ``last_test`` and ``last_train`` (the latest epoch recorded); and
+        ``fall``, ``best_test − last_test`` (0 when the latest epoch is the best).
+
+    Examples
+    --------
+    >>> h = [{"epoch": 1, "train_acc": 0.80, "test_acc": 0.84}, {"epoch": 2, "train_acc": 0.95, "test_acc": 0.86},
+    ...      {"epoch": 3, "train_acc": 0.99, "test_acc": 0.80}]
+    >>> p = after_peak({"history": h})
+    >>> p["best_epoch"], p["best_test"], p["epochs"], p["last_train"], round(p["fall"], 6)
+    (2, 0.86, 3, 0.99, 0.06)
+    """
+    history = result.get("history") if isinstance(result, dict) else None
+    if not history:
+        raise ValueError("after_peak needs a result dict with at least one epoch in its history, got "
+                         + (f"{type(result).__name__}" if not isinstance(result, dict) else "an empty history"))
+    best = max(history, key=lambda e: e["test_acc"])  # max keeps the first of equal epochs
+    last = history[-1]
+    return {"best_epoch": best["epoch"], "best_test": best["test_acc"], "epochs": len(history),
+            "last_test": last["test_acc"], "last_train": last["train_acc"],
+            "fall": best["test_acc"] - last["test_acc"]}
 
 
 # ----------------------------------------------------------------------------- result files as tables

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from gru_lib import paper
-from gru_lib.report import (chance_levels, format_lr, paper_table_markdown, provenance_markdown, rate_stalls,
-                            cost_jump, variant_gaps)
+from gru_lib.report import (after_peak, chance_levels, format_lr, paper_table_markdown, provenance_markdown,
+                            rate_stalls, cost_jump, variant_gaps)
 from gru_lib.train import eq18_lr
 
 
@@ -267,3 +267,21 @@ def test_cost_jump_bounds_the_cost_of_the_wrong_examples(task, classes):
 def test_cost_jump_rejects_bad_factor():
     with pytest.raises(ValueError, match="factor"):
         cost_jump(_with_accuracies(_eq18_run([0.1, 0.1])), factor=2)
+
+
+def _accuracies(pairs):
+    return {"history": [{"epoch": e, "train_acc": tr, "test_acc": te} for e, (tr, te) in enumerate(pairs, 1)]}
+
+
+def test_after_peak_finds_the_first_best_epoch_and_the_fall_since():
+    p = after_peak(_accuracies([(0.7, 0.80), (0.9, 0.85), (0.95, 0.85), (0.99, 0.78)]))
+    assert (p["best_epoch"], p["best_test"], p["epochs"], p["last_test"], p["last_train"]) == (2, 0.85, 4, 0.78, 0.99)
+    assert p["fall"] == pytest.approx(0.07)
+    rising = after_peak(_accuracies([(0.7, 0.80), (0.8, 0.82)]))  # still learning: the latest epoch is the best
+    assert (rising["best_epoch"], rising["fall"]) == (2, 0.0)
+
+
+@pytest.mark.parametrize("bad, expected", [({"history": []}, "an empty history"), ([0.8, 0.7], "got list")])
+def test_after_peak_rejects_a_result_without_epochs(bad, expected):
+    with pytest.raises(ValueError, match=expected):
+        after_peak(bad)
