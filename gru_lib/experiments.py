@@ -392,12 +392,16 @@ def plan_grid(
             if done > config.epochs:  # a grid never shortens a run, and says that this one keeps its epochs
                 status["message"] = (f"complete with {done} epochs, more than the {config.epochs} asked; "
                                      "left as it is")
-        elif existing is not None and existing["history"] and not (ckpt := checkpoint_path(path, checkpoint_dir)).exists() \
-                and not restart_lost:
+        elif (existing is not None and existing["history"] and (existing.get("complete") or not restart_lost)
+              and not (ckpt := checkpoint_path(path, checkpoint_dir)).exists()):
+            done = _epochs(len(existing["history"]))
             status |= {"status": "mismatch", "message": (
-                f"{path} has {_epochs(len(existing['history']))}, but its checkpoint {ckpt} is missing, so it cannot "
-                "continue. If the checkpoint is kept in another directory, pass that directory (--checkpoint-dir); "
-                "to train the run again from epoch 1, pass --restart-lost.")}
+                f"{path} is complete with {done}, fewer than the {config.epochs} asked, and a longer run continues "
+                f"from its checkpoint {ckpt}, which is missing. If the checkpoint is kept in another directory, "
+                "pass that directory (--checkpoint-dir)." if existing.get("complete") else
+                f"{path} has {done}, but its checkpoint {ckpt} is missing, so it cannot continue. If the "
+                "checkpoint is kept in another directory, pass that directory (--checkpoint-dir); to train the run "
+                "again from epoch 1, pass --restart-lost.")}
         else:
             status["resumed"] = checkpoint_path(path, checkpoint_dir).exists()
             lost = 0 if existing is None or status["resumed"] else len(existing["history"])
@@ -530,8 +534,9 @@ def run_grid(
 
     ``restart_lost``: train a partial result whose checkpoint is missing (a machine
     laid anew, a result copied without it) again from epoch 1, replacing its file,
-    instead of reporting it as ``"mismatch"``. Training is deterministic for a given
-    device and thread count, so the new run repeats the epochs that were lost.
+    instead of reporting it as ``"mismatch"`` (a complete result is never replaced).
+    Training is deterministic for a given device and thread count, so the new run
+    repeats the epochs that were lost.
 
     ``ray``: run each stack as a Ray task instead, on the cluster at that address
     (``"local"``: a Ray started for the grid; ``"auto"``, ``"HOST:PORT"``,

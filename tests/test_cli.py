@@ -257,15 +257,26 @@ def test_grid_restarts_a_partial_run_whose_checkpoint_is_lost_only_when_asked(ti
 
     statuses, jobs = experiments.plan_grid("mnist-row", ["gru2"], out_dir=d, preset="paper", epochs=2,
                                            hidden_size=8, restart_lost=True)
-    assert [j.restart for j in jobs] == [True] and jobs[0].describe() == f"restarting {outs[0].name} (1 epoch lost with its checkpoint)"
+    assert [j.restart for j in jobs] == [True]
+    assert jobs[0].describe() == f"restarting {outs[0].name} (1 epoch lost with its checkpoint)"
     assert main(args + ["--restart-lost"]) == 0
     err = capsys.readouterr().err
     assert err == (f"{outs[0].name}: restarted: its checkpoint was missing, so it trained again from epoch 1 "
                    "(redoing the 1 epoch of its earlier result)\n")
     result = json.loads(outs[0].read_text())
     assert result["complete"] and [h["epoch"] for h in result["history"]] == [1, 2]
-    assert result["history"][0]["train_loss"] == pytest.approx(first_epoch["train_loss"], rel=1e-6)  # the lost epoch again
+    # the lost epoch, trained again
+    assert result["history"][0]["train_loss"] == pytest.approx(first_epoch["train_loss"], rel=1e-6)
     assert checkpoint_path(outs[0]).exists()
+
+    # a complete run is never trained again, even to extend it: that needs its checkpoint
+    checkpoint_path(outs[1]).unlink()
+    complete = outs[1].read_bytes()
+    assert main(["grid", "--task", "mnist-row", "--variants", "gru3", "--out-dir", str(d), "--epochs", "3",
+                 "--restart-lost", *SMALL]) == 2
+    assert (f"{outs[1]} is complete with 2 epochs, fewer than the 3 asked, and a longer run continues from its "
+            f"checkpoint {checkpoint_path(outs[1])}, which is missing.") in capsys.readouterr().err
+    assert outs[1].read_bytes() == complete
 
 
 # ----------------------------------------------------------------------------- table
