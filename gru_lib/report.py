@@ -12,6 +12,7 @@ a table readable: the accuracy of guessing (:func:`chance_levels`).
 * :func:`chance_levels` — class frequencies of a label vector, the uniform
   guess ``1/K`` and the accuracy of always answering the most frequent class;
 * :func:`format_lr` — ``1e-3`` as ``10⁻³``; :func:`format_gap` — gaps in points, in words;
+  :func:`format_range` — the smallest and largest of some numbers, ``84.7–84.9%``;
   :func:`seeds_text` — how many seeds a table's cells average, in words;
 * :func:`rate_stalls` — the spans of epochs in which eq. (18) all but stopped a
   run, read from its recorded rates;
@@ -40,7 +41,7 @@ from .tasks import TASKS
 from .tasks import get_task as _task
 from .tasks import model_label as _label
 
-__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "load_results", "lr_text",
+__all__ = ["EXPERIMENT_SETTINGS", "chance_levels", "format_gap", "format_lr", "format_range", "load_results", "lr_text",
            "paper_table_markdown", "provenance_markdown", "rate_stalls", "cost_jump", "after_peak", "results_table",
            "seeds_text", "summarize", "variant_gaps"]
 
@@ -102,6 +103,30 @@ def format_gap(points: Union[float, Sequence[float]]) -> str:
         size = f"{a:.2f}" if f"{a:.2f}" == f"{b:.2f}" else f"{a:.2f} to {b:.2f}"
         return f"{size} points {'below' if lo >= 0 else 'above'}"
     return f"from {hi:.2f} points below to {-lo:.2f} above"
+
+
+def format_range(values: Iterable[float], spec: str = ".2f", *, scale: float = 1.0, unit: str = "",
+                 sep: str = "–") -> str:
+    """The smallest and largest of ``values`` as ``lo{sep}hi{unit}``, or one number where both print alike.
+
+    Each end is ``format(scale * v, spec)``; ``scale=100, unit="%"`` turns accuracies
+    stored as fractions into percent. Where minus signs would read as dashes
+    (exponents), pass ``sep=" to "``:
+
+    >>> format_range([0.8471, 0.8493, 0.8480], ".1f", scale=100, unit="%")
+    '84.7–84.9%'
+    >>> format_range([0.8471, 0.8474], ".1f", scale=100, unit="%")
+    '84.7%'
+    >>> format_range([1e-22, 4e-07], ".0e", sep=" to ")
+    '1e-22 to 4e-07'
+    """
+    items = list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes)) else None
+    if not items or not all(_finite(v) for v in items):
+        raise ValueError(f"values must be a non-empty sequence of finite numbers, got {values!r}")
+    if not (_finite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite positive number, got {scale!r}")
+    lo, hi = (format(v if scale == 1 else scale * v, spec) for v in (min(items), max(items)))
+    return f"{lo}{unit}" if lo == hi else f"{lo}{sep}{hi}{unit}"
 
 
 def paper_table_markdown(number: int, *, caption: bool = True) -> str:

@@ -208,6 +208,22 @@ def test_format_gap_words_one_gap_or_a_range():
             format_gap(bad)
 
 
+def test_format_range_prints_one_number_where_both_ends_print_alike():
+    from gru_lib.report import format_range
+
+    assert format_range([0.25, 0.5, 0.125]) == "0.12–0.50"
+    assert format_range((v for v in [2.0, 2.004])) == "2.00"  # one number, also from a generator
+    assert format_range({"a": 0.8471, "b": 0.8493}.values(), ".1f", scale=100, unit="%") == "84.7–84.9%"
+    assert format_range([0.84, 0.84], ".1f", scale=100, unit="%") == "84.0%"
+    assert format_range([4e-7, 1e-22], ".0e", sep=" to ") == "1e-22 to 4e-07"
+    assert format_range([-3, 2], "d") == "-3–2"
+    for bad in ([], [float("inf")], [0.1, None], "0.5", 0.5, [False]):
+        with pytest.raises(ValueError, match="values must be"):
+            format_range(bad)
+    with pytest.raises(ValueError, match="scale must be"):
+        format_range([0.5], scale=0)
+
+
 def test_seeds_text_says_how_many_seeds_in_words():
     from gru_lib.report import seeds_text
 
