@@ -376,6 +376,7 @@ def plan_grid(
         path = out_dir / result_filename(task, model, activation, lr, seed)
         config = make_config(task, model, activation=activation, lr=lr, seed=seed, preset=preset, **overrides)
         status = {"path": str(path), "model": model, "activation": activation, "lr": lr, "seed": seed}
+        ckpt = checkpoint_path(path, checkpoint_dir)
         try:
             existing = read_run_result(path) if path.exists() else None
         except RunFileError as e:  # not a gru_lib result, or a damaged one: never replaced by the grid
@@ -393,7 +394,7 @@ def plan_grid(
                 status["message"] = (f"complete with {done} epochs, more than the {config.epochs} asked; "
                                      "left as it is")
         elif (existing is not None and existing["history"] and (existing.get("complete") or not restart_lost)
-              and not (ckpt := checkpoint_path(path, checkpoint_dir)).exists()):
+              and not ckpt.exists()):
             done = _epochs(len(existing["history"]))
             status |= {"status": "mismatch", "message": (
                 f"{path} is complete with {done}, fewer than the {config.epochs} asked, and a longer run continues "
@@ -403,7 +404,7 @@ def plan_grid(
                 "checkpoint is kept in another directory, pass that directory (--checkpoint-dir); to train the run "
                 "again from epoch 1, pass --restart-lost.")}
         else:
-            status["resumed"] = checkpoint_path(path, checkpoint_dir).exists()
+            status["resumed"] = ckpt.exists()
             lost = 0 if existing is None or status["resumed"] else len(existing["history"])
             if lost:
                 status["lost"] = lost
