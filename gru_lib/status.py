@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from .experiments import PAPER_GRIDS, PAPER_VARIANTS
-from .report import format_lr, load_results
+from .report import format_lr, format_range, load_results
 from .tasks import TASKS
 
 __all__ = ["PAPER_SEEDS", "GridStatus", "grid_status", "status_markdown", "rerun_command"]
@@ -88,7 +88,7 @@ class GridStatus:
         if self.state == "in progress":
             word = "epoch" if len(set(self.epochs)) == 1 else "epochs"
             # runs may have ended with none in progress (the next ones not started yet)
-            unfinished = (f"; {self.running} in progress, at {word} {_span(self.epochs)} of {self.total_epochs}"
+            unfinished = (f"; {self.running} in progress, at {word} {format_range(self.epochs, 'd')} of {self.total_epochs}"
                           if self.running else "")
             missing = self.expected - self.ended - self.running
             every_cell = (f" (every one of its {self.cells} cells has at least one)"
@@ -102,11 +102,6 @@ class GridStatus:
             return (f"{head}: not rerun, not even at the quick preset (its runs use "
                     f"{', '.join(self.quick_activations)}); the chapter shows the paper's numbers.")
         return f"{head}: not rerun; the chapter shows the paper's numbers."
-
-
-def _span(values: Sequence[int]) -> str:
-    lo, hi = min(values), max(values)
-    return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
 def grid_status(results: Union[str, Path, Sequence[dict]], grid: dict,
